@@ -1,0 +1,2 @@
+// Placeholder until the crypto implementation lands.
+#include "crypto/crypto.hpp"

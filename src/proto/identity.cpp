@@ -1,0 +1,2 @@
+// Placeholder until the identity implementation lands.
+#include "proto/identity.hpp"

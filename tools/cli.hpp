@@ -1,0 +1,22 @@
+// The `ztcore` command-line tool: one function per top-level command.
+// Each returns the process exit code (0 success, 1 failure/"no", 2 usage error).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace zt::cli {
+
+using Args = std::vector<std::string>;  // arguments after the command name
+
+int cmd_identity(const Args& args);
+int cmd_world(const Args& args);
+int cmd_wire(const Args& args);
+int cmd_netconf(const Args& args);
+
+// Helpers shared by the commands.
+bool wants_help(const Args& args);
+// Reads a whole file; false (and message on stderr) on failure.
+bool read_file(const std::string& path, std::string& out);
+
+}  // namespace zt::cli
