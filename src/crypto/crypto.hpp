@@ -77,14 +77,35 @@ class AesGmacSiv {
   // Decrypts in place and authenticates. `tag` = bytes 0..7 ‖ bytes 19..26 of the packet.
   // Returns false (payload contents unspecified) if authentication fails.
   bool decrypt(const uint8_t tag[16], const uint8_t aad11[11], uint8_t* payload, size_t len);
+  // Same, and also returns the sender's 8-byte iv recovered from the tag (§2.6 decrypt step
+  // 2), e.g. to re-armor a packet byte for byte. iv_out is written even on failure.
+  bool decrypt(const uint8_t tag[16], const uint8_t aad11[11], uint8_t* payload, size_t len,
+               uint8_t iv_out[8]);
 
   // The derived AES keys (for known-answer tests).
   static std::array<uint8_t, 32> kbkdf(const SymmetricKey& k, char label);
+
+  // The raw GMAC step (§2.6 step 3) for known-answer tests: 16-byte GHASH tag G over
+  // (aad11 ‖ 5 zero bytes ‖ data) with nonce iv ‖ 00000000 under K0.
+  std::array<uint8_t, 16> gmac(const uint8_t iv[8], const uint8_t aad11[11], const uint8_t* data,
+                               size_t len);
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// AES-256-CTR where only the last 4 bytes of the 16-byte counter block count (32-bit
+// big-endian, wrapping to 0 without carrying into byte 11), as §2.6 step 6 requires.
+// AesGmacSiv uses the same routine internally; this standalone form creates a cipher
+// context per call and exists for tests and tools. in == out is allowed.
+void aes256_ctr32_xor(const uint8_t key[32], const uint8_t counter_block[16], const uint8_t* in,
+                      uint8_t* out, size_t len);
+
+// ---- Identity address derivation (§1.2) -------------------------------------------------
+// The 64-byte memory-hard digest of a 64-byte public key. Uses a 2 MiB per-thread buffer
+// that is allocated on first use and kept. Takes a few milliseconds.
+Sha512Digest identity_memory_hard_hash(const PublicKey& pub);
 
 // ---- Randomness (runtime/tools only; the core gets randomness injected) ------------------
 void random_bytes(uint8_t* out, size_t n);
