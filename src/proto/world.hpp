@@ -69,9 +69,9 @@ struct World {
                             std::vector<WorldRoot> roots);
 
   // §5.1 update rule: true iff `received` should replace `stored`. An empty (Null) stored
-  // world is replaced by any received world whose own signature verifies; otherwise same type
-  // and ID, strictly newer timestamp, and received's signature verifies with stored's
-  // update key.
+  // world is replaced by any non-empty received world (no signature check, as in the
+  // reference; callers that want one use received.verify()); otherwise same type and ID,
+  // strictly newer timestamp, and received's signature verifies with stored's update key.
   static bool should_replace(const World& stored, const World& received);
 
   bool empty() const { return type == Type::Null; }
