@@ -1,0 +1,995 @@
+// VL1 of a ZeroTier node: peers, paths, HELLO/OK/ERROR/WHOIS/RENDEZVOUS/ECHO, relaying,
+// keepalives, worlds. PROTOCOL.md §2, §3.1–3.4, §3.7, §3.14–3.16, §5.
+//
+// Everything here runs on the caller's thread inside process_wire_packet /
+// process_background_tasks; output goes through Host. No clock, socket or OS randomness.
+#include "core/node.hpp"
+
+#include <algorithm>
+#include <array>
+#include <deque>
+#include <unordered_map>
+
+#include "base/hex.hpp"
+#include "core/node_impl.hpp"
+#include "proto/fragment.hpp"
+#include "proto/packet.hpp"
+#include "proto/verbs.hpp"
+
+namespace zt::core {
+
+using namespace zt::proto;
+
+namespace {
+
+constexpr int64_t kPathConfirmIntervalMs = 1000;   // HELLO to an unknown path at most 1/s
+constexpr int64_t kPeerPingPeriodMs = 60000;       // ZT_PEER_PING_PERIOD: full HELLO per path
+constexpr int64_t kPathExpirationMs = 243000;      // ZT_PEER_PATH_EXPIRATION
+constexpr int64_t kWhoisRetryMs = 500;             // ZT_WHOIS_RETRY_DELAY
+constexpr int64_t kQueueTimeoutMs = 5000;          // held packets waiting for WHOIS
+constexpr size_t kMaxHeldPackets = 64;
+constexpr int64_t kExpectReplyMs = 60000;          // how long an OK may answer a request
+constexpr int64_t kMinUniteIntervalMs = 30000;     // ZT_MIN_UNITE_INTERVAL
+constexpr int64_t kRootRetryMinMs = 500;           // first retries to an unreachable root
+constexpr int64_t kRootRetryMaxMs = 10000;
+constexpr int64_t kIdentityCheckIntervalMs = 100;  // per source address (rate limit)
+constexpr int64_t kForgetPeerMs = 600000;          // drop idle, pathless leaf peers
+constexpr int64_t kTimerGranularityMs = 250;
+constexpr size_t kMaxPathsPerPeer = 64;
+
+uint64_t pair_key(Address a, Address b) { return a < b ? (a << 24) ^ b ^ (b << 40) : (b << 24) ^ a ^ (a << 40); }
+
+}  // namespace
+
+// ---- Construction ---------------------------------------------------------------------------
+
+Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Node::~Node() = default;
+
+Result<std::unique_ptr<Node>> Node::create(Host& host, NodeOptions opts, int64_t now) {
+  if (!opts.identity.has_private()) return err("node identity has no private key");
+  if (address_reserved(opts.identity.address())) return err("node identity has a reserved address");
+  auto impl = std::make_unique<Impl>(host, std::move(opts));
+  auto st = impl->start(now);
+  if (!st.ok()) return st.take_error();
+  return std::unique_ptr<Node>(new Node(std::move(impl)));
+}
+
+Node::Impl::Impl(Host& h, NodeOptions o)
+    : host(h), opts(std::move(o)), self(opts.identity), defrag(8) {
+  buf.resize(kMaxPacketSize);
+}
+
+Status Node::Impl::start(int64_t now) {
+  if (opts.planet) {
+    planet = *opts.planet;
+  } else if (auto b = host.state_get(StateObject::Planet, 0)) {
+    auto w = World::parse(*b);
+    if (w.ok()) planet = *w;
+  }
+  for (const auto& m : opts.moons) moons.push_back(m);
+  rebuild_upstreams(now);
+  host.event({EventType::Up, "node " + address_to_string(self.address()) + " up"});
+  process_background(now);
+  return ok_status();
+}
+
+// ---- Topology -------------------------------------------------------------------------------
+
+void Node::Impl::rebuild_upstreams(int64_t now) {
+  upstreams.clear();
+  auto add_world = [&](const World& w, PeerRole role) {
+    for (const auto& r : w.roots) {
+      Upstream u;
+      u.address = r.identity.address();
+      u.role = role;
+      u.endpoints = r.stable_endpoints;
+      upstreams.push_back(u);
+      if (u.address != self.address()) learn_peer(now, r.identity, role);
+    }
+  };
+  add_world(planet, PeerRole::Planet);
+  for (const auto& m : moons) add_world(m, PeerRole::Moon);
+  am_upstream = false;
+  for (const auto& u : upstreams)
+    if (u.address == self.address()) am_upstream = true;
+  for (auto& [a, p] : peers) p->role = role_of(a);
+}
+
+PeerRole Node::Impl::role_of(Address a) const {
+  PeerRole best = PeerRole::Leaf;
+  for (const auto& u : upstreams)
+    if (u.address == a) {
+      if (u.role == PeerRole::Planet) return PeerRole::Planet;
+      best = PeerRole::Moon;
+    }
+  return best;
+}
+
+bool Node::Impl::is_upstream(Address a) const { return role_of(a) != PeerRole::Leaf; }
+
+Peer* Node::Impl::find_peer(Address a) {
+  auto it = peers.find(a);
+  return it == peers.end() ? nullptr : it->second.get();
+}
+
+Peer* Node::Impl::learn_peer(int64_t now, const Identity& id, PeerRole role) {
+  if (id.address() == self.address()) return nullptr;
+  if (Peer* p = find_peer(id.address())) {
+    if (!(p->identity == id)) return nullptr;  // never silently replace a known identity
+    return p;
+  }
+  auto p = std::make_unique<Peer>(id, self.agree(id));
+  p->role = role == PeerRole::Leaf ? role_of(id.address()) : role;
+  p->created = now;
+  Peer* raw = p.get();
+  peers.emplace(id.address(), std::move(p));
+  return raw;
+}
+
+Path* Peer::find_path(int64_t local_socket, const InetAddress& a) {
+  for (auto& p : paths)
+    if (p.address == a && (local_socket < 0 || p.local_socket < 0 || p.local_socket == local_socket)) return &p;
+  return nullptr;
+}
+
+Path* Peer::best_path(int64_t now, int64_t alive_ms) {
+  Path* best = nullptr;
+  for (auto& p : paths)
+    if (now - p.last_receive < alive_ms && (!best || p.last_receive > best->last_receive)) best = &p;
+  return best;
+}
+
+bool Node::Impl::path_allowed(Address peer, int64_t local_socket, const InetAddress& a) const {
+  if (a.empty() || a.port() == 0) return false;
+  if (a.is_loopback() && !opts.allow_loopback) return false;
+  // Roots with stable endpoints may only be reached at those endpoints (§5.2).
+  for (const auto& u : upstreams)
+    if (u.address == peer && !u.endpoints.empty()) {
+      bool listed = false;
+      for (const auto& e : u.endpoints) listed |= (e == a);
+      if (!listed) return false;
+    }
+  return host.path_check(peer, local_socket, a);
+}
+
+int64_t Node::Impl::path_alive_ms() const { return opts.heartbeat_ms + 5000; }
+
+// ---- Sending --------------------------------------------------------------------------------
+
+uint64_t Node::Impl::random_u64() {
+  uint64_t v = 0;
+  host.random(reinterpret_cast<uint8_t*>(&v), sizeof v);
+  return v;
+}
+
+void Node::Impl::raw_send(int64_t local_socket, const InetAddress& to, ByteSpan data, unsigned ttl) {
+  ++counters.datagrams_out;
+  host.wire_send(local_socket, to, data, ttl);
+}
+
+// Armors the packet in `pkt` (header + payload, plaintext) for `peer`, then sends it to
+// `to` (or along the best route when `to` is empty). Returns the post-armor packet ID, 0 if
+// nothing could be sent.
+uint64_t Node::Impl::armor_and_send(int64_t now, Peer& peer, MutByteSpan pkt, Cipher cipher,
+                                    int64_t local_socket, const InetAddress* to, Verb expect) {
+  MutPacketView v(pkt);
+  Path* direct = nullptr;
+  InetAddress dest_addr;
+  int64_t sock = local_socket;
+  if (to) {
+    dest_addr = *to;
+  } else {
+    direct = peer.best_path(now, path_alive_ms());
+    if (direct) {
+      dest_addr = direct->address;
+      sock = direct->local_socket;
+    } else {
+      // Relay via the best upstream that is not the destination (§5.2).
+      Peer* up = best_upstream(now, peer.identity.address());
+      Path* up_path = up ? up->best_path(now, path_alive_ms()) : nullptr;
+      if (!up_path) {
+        trace("no route to " + address_to_string(peer.identity.address()) + ", packet dropped");
+        return 0;
+      }
+      dest_addr = up_path->address;
+      sock = up_path->local_socket;
+      up_path->last_send = now;
+    }
+  }
+  if (mark_fragmentation(pkt, opts.phys_mtu) == 0) {
+    trace("packet too large to send");
+    return 0;
+  }
+  if (!armor(pkt, peer.key, cipher)) return 0;
+  const uint64_t id = v.packet_id();
+  if (expect != Verb::Nop) expecting[id] = Expect{peer.identity.address(), expect, now};
+  for_each_fragment(ByteSpan(pkt), opts.phys_mtu,
+                    [&](ByteSpan d) { raw_send(sock, dest_addr, d, 0); });
+  if (direct) direct->last_send = now;
+  else if (Path* p = peer.find_path(sock, dest_addr)) p->last_send = now;
+  return id;
+}
+
+Cipher Node::Impl::cipher_for(const Peer& p) const {
+  return p.protocol_version >= int(kProtocolVersionAes) ? Cipher::AesGmacSiv : Cipher::Salsa2012;
+}
+
+uint64_t Node::Impl::finish_and_send(int64_t now, Peer& peer, Writer& w, bool compress, Verb expect,
+                                     int64_t local_socket, const InetAddress* to) {
+  if (w.size() > kMaxPacketSize) {
+    trace("outgoing packet exceeds the maximum packet size; dropped");
+    return 0;
+  }
+  Bytes& pkt = w.data();
+  size_t len = pkt.size();
+  if (compress) {
+    pkt.resize(kMaxPacketSize);
+    len = compress_payload(pkt, len);
+  }
+  pkt.resize(len);
+  return armor_and_send(now, peer, pkt, cipher_for(peer), local_socket, to, expect);
+}
+
+uint64_t Node::Impl::send_message(int64_t now, Peer& peer, const Message& m, bool compress,
+                                  Verb expect, int64_t local_socket, const InetAddress* to) {
+  Writer w(512);
+  begin_packet(w, random_u64(), peer.identity.address(), self.address(), message_verb(m));
+  encode_message(m, w);
+  return finish_and_send(now, peer, w, compress, expect, local_socket, to);
+}
+
+uint64_t Node::Impl::send_payload(int64_t now, Peer& peer, Verb verb, ByteSpan payload, bool compress,
+                                  Verb expect, int64_t local_socket, const InetAddress* to) {
+  Writer w(kHeaderSize + payload.size());
+  begin_packet(w, random_u64(), peer.identity.address(), self.address(), verb);
+  w.bytes(payload);
+  return finish_and_send(now, peer, w, compress, expect, local_socket, to);
+}
+
+uint64_t Node::Impl::send_hello(int64_t now, Peer& peer, int64_t local_socket, const InetAddress* to) {
+  Hello h;
+  h.timestamp = uint64_t(now);
+  h.identity = self;
+  h.sent_to = to ? *to : InetAddress();
+  h.planet = Hello::Planet{planet.id, planet.timestamp};
+  HelloMoons hm;
+  for (const auto& m : moons) hm.moons.push_back({World::Type::Moon, m.id, m.timestamp});
+  for (const auto& o : orbits)
+    if (!has_moon(o.id)) hm.moons.push_back({World::Type::Moon, o.id, 0});
+  Writer mw;
+  hm.encode(mw);
+  h.moons_region = mw.span();
+
+  Writer w(256);
+  begin_packet(w, random_u64(), peer.identity.address(), self.address(), Verb::Hello);
+  h.encode(w);
+  Bytes& pkt = w.data();
+  const size_t crypt_off = pkt.size() - mw.size();
+  crypt_field(peer.key.key(), pkt, crypt_off, mw.size());
+  peer.last_hello_sent = now;
+  return armor_and_send(now, peer, pkt, Cipher::None, local_socket, to, Verb::Hello);
+}
+
+void Node::Impl::send_whois(int64_t now, Address target) {
+  if (target == self.address()) return;
+  auto& last = whois_last[target];
+  if (last != 0 && now - last < kWhoisRetryMs) return;
+  Peer* up = best_upstream(now, target);
+  if (!up) return;
+  last = now;
+  Whois w;
+  w.addresses.push_back(target);
+  ++counters.whois_sent;
+  send_message(now, *up, w, false, Verb::Whois);
+}
+
+Peer* Node::Impl::best_upstream(int64_t now, Address exclude) {
+  Peer* best = nullptr;
+  int64_t best_rx = -1;
+  for (const auto& u : upstreams) {
+    if (u.address == exclude || u.address == self.address()) continue;
+    Peer* p = find_peer(u.address);
+    if (!p) continue;
+    Path* path = p->best_path(now, path_alive_ms());
+    if (path && path->last_receive > best_rx) {
+      best = p;
+      best_rx = path->last_receive;
+    }
+  }
+  return best;
+}
+
+void Node::Impl::trace(std::string text) { host.event({EventType::Trace, std::move(text)}); }
+
+// ---- Receiving ------------------------------------------------------------------------------
+
+int64_t Node::Impl::receive(int64_t now, int64_t local_socket, const InetAddress& from, ByteSpan datagram) {
+  ++counters.datagrams_in;
+  if (from.is_loopback() && !opts.allow_loopback) {
+    ++counters.dropped_policy;
+    return next_deadline(now);
+  }
+  switch (classify(datagram)) {
+    case DatagramKind::Fragment: {
+      FragmentView f(datagram);
+      if (!f.valid()) { ++counters.dropped_malformed; break; }
+      if (f.dest() != self.address()) { relay(now, local_socket, from, datagram, true); break; }
+      ByteSpan whole = defrag.add_fragment(datagram, now);
+      if (!whole.empty()) handle_packet(now, local_socket, from, whole);
+      break;
+    }
+    case DatagramKind::Head: {
+      PacketView v(datagram);
+      if (v.dest() != self.address()) { relay(now, local_socket, from, datagram, false); break; }
+      if (v.fragmented()) {
+        ByteSpan whole = defrag.add_head(datagram, now);
+        if (!whole.empty()) handle_packet(now, local_socket, from, whole);
+      } else {
+        handle_packet(now, local_socket, from, datagram);
+      }
+      break;
+    }
+    case DatagramKind::Beacon:
+      break;  // legacy LAN beacons are ignored
+    default:
+      // 4-byte NAT-opening junk and other short datagrams.
+      if (datagram.size() > 4) ++counters.dropped_malformed;
+      break;
+  }
+  return next_deadline(now);
+}
+
+void Node::Impl::relay(int64_t now, int64_t local_socket, const InetAddress& from, ByteSpan d, bool fragment) {
+  // Only roots relay (§2.1); leaves relay only with established trust, which we never grant.
+  if (!am_upstream) { ++counters.dropped_policy; return; }
+  const Address dest = load_be(d.data() + kOffDest, 5);
+  const unsigned hops = fragment ? (d[kFragOffHops] & kHopsMask) : (d[kOffFlags] & kHopsMask);
+  if (hops >= kRelayMaxHops) { ++counters.dropped_policy; return; }
+  Peer* to = find_peer(dest);
+  Path* path = to ? to->best_path(now, path_alive_ms()) : nullptr;
+  if (!path || (path->address == from)) { ++counters.dropped_unknown_peer; return; }
+  std::array<uint8_t, kMaxPacketSize> copy;
+  std::copy(d.begin(), d.end(), copy.begin());
+  if (fragment) copy[kFragOffHops] = uint8_t((copy[kFragOffHops] & ~kHopsMask) | (hops + 1));
+  else copy[kOffFlags] = uint8_t((copy[kOffFlags] & ~kHopsMask) | (hops + 1));
+  raw_send(path->local_socket, path->address, ByteSpan(copy.data(), d.size()), 0);
+  path->last_send = now;
+  ++counters.relayed;
+  if (!fragment) {
+    const Address src = load_be(d.data() + kOffSource, 5);
+    maybe_unite(now, src, dest);
+  }
+}
+
+// RENDEZVOUS (§3.4): tell two peers we relay between where to find each other directly.
+void Node::Impl::maybe_unite(int64_t now, Address a, Address b) {
+  Peer* pa = find_peer(a);
+  Peer* pb = find_peer(b);
+  if (!pa || !pb) return;
+  Path* xa = pa->best_path(now, path_alive_ms());
+  Path* xb = pb->best_path(now, path_alive_ms());
+  if (!xa || !xb) return;
+  auto& last = last_unite[pair_key(a, b)];
+  if (last != 0 && now - last < kMinUniteIntervalMs) return;
+  last = now;
+  Rendezvous ra;
+  ra.with = b;
+  ra.at = xb->address;
+  send_message(now, *pa, ra, false, Verb::Nop);
+  Rendezvous rb;
+  rb.with = a;
+  rb.at = xa->address;
+  send_message(now, *pb, rb, false, Verb::Nop);
+}
+
+void Node::Impl::handle_packet(int64_t now, int64_t local_socket, const InetAddress& from, ByteSpan packet) {
+  PacketView v(packet);
+  if (!v.valid()) { ++counters.dropped_malformed; return; }
+  if (v.source() == self.address() || address_reserved(v.source())) { ++counters.dropped_policy; return; }
+  // Work on a private copy: dearmor and decompression are in place.
+  std::copy(packet.begin(), packet.end(), buf.begin());
+  MutByteSpan pkt(buf.data(), packet.size());
+
+  if (v.cipher() == Cipher::None && (packet[kOffVerb] & kVerbMask) == uint8_t(Verb::Hello)) {
+    handle_hello(now, local_socket, from, pkt);
+    return;
+  }
+  Peer* peer = find_peer(v.source());
+  if (!peer) {
+    hold_for_whois(now, local_socket, from, packet);
+    return;
+  }
+  if (v.cipher() == Cipher::TrustedPath || !dearmor(pkt, peer->key)) {
+    ++counters.dropped_auth;
+    trace("packet from " + address_to_string(v.source()) + " via " + from.to_string() +
+          " failed authentication (" + cipher_name(v.cipher()) + "); dropped");
+    return;
+  }
+  auto len = decompress_payload(MutByteSpan(buf.data(), buf.size()), packet.size());
+  if (!len) {
+    ++counters.dropped_malformed;
+    trace("LZ4 decompression failed for packet from " + address_to_string(v.source()));
+    return;
+  }
+  ++counters.packets_in;
+  MutByteSpan plain(buf.data(), *len);
+  PacketView pv(plain);
+  peer->last_receive = now;
+  if (pv.hops() == 0) note_direct_receive(now, *peer, local_socket, from, pv);
+  if (is_upstream(peer->identity.address())) update_online(now);
+  dispatch(now, *peer, local_socket, from, pv);
+}
+
+void Node::Impl::note_direct_receive(int64_t now, Peer& peer, int64_t local_socket, const InetAddress& from, const PacketView& pv) {
+  if (Path* p = peer.find_path(local_socket, from)) {
+    p->last_receive = now;
+    return;
+  }
+  // Unknown path: only an OK(HELLO) on it installs it (handled in on_ok_hello); anything
+  // else makes us confirm it with a HELLO (§5.3 path learning).
+  if (pv.verb() == Verb::Ok) return;
+  if (!path_allowed(peer.identity.address(), local_socket, from)) return;
+  auto& last = peer.confirm_attempts[from];
+  if (last != 0 && now - last < kPathConfirmIntervalMs) return;
+  last = now;
+  send_hello(now, peer, local_socket, &from);
+}
+
+void Node::Impl::learn_path(int64_t now, Peer& peer, int64_t local_socket, const InetAddress& from) {
+  if (Path* p = peer.find_path(local_socket, from)) {
+    p->last_receive = now;
+    return;
+  }
+  if (!path_allowed(peer.identity.address(), local_socket, from)) return;
+  const bool had_direct = peer.best_path(now, path_alive_ms()) != nullptr;
+  if (peer.paths.size() >= kMaxPathsPerPeer) {
+    auto oldest = std::min_element(peer.paths.begin(), peer.paths.end(),
+                                   [](const Path& a, const Path& b) { return a.last_receive < b.last_receive; });
+    peer.paths.erase(oldest);
+  }
+  Path p;
+  p.address = from;
+  p.local_socket = local_socket;
+  p.last_receive = now;
+  peer.paths.push_back(p);
+  peer.confirm_attempts.erase(from);
+  if (!had_direct) {
+    Event e{EventType::PeerDirect, "direct path to " + address_to_string(peer.identity.address()) + " at " + from.to_string()};
+    e.peer = peer.identity.address();
+    host.event(e);
+  }
+}
+
+void Node::Impl::hold_for_whois(int64_t now, int64_t local_socket, const InetAddress& from, ByteSpan packet) {
+  const Address src = PacketView(packet).source();
+  if (held.size() >= kMaxHeldPackets) {
+    held.pop_front();
+    ++counters.dropped_unknown_peer;
+  }
+  held.push_back(Held{Bytes(packet.begin(), packet.end()), local_socket, from, now, src});
+  send_whois(now, src);
+}
+
+void Node::Impl::handle_hello(int64_t now, int64_t local_socket, const InetAddress& from, MutByteSpan pkt) {
+  PacketView v(pkt);
+  auto hello = Hello::decode(v.payload());
+  if (!hello.ok()) {
+    ++counters.dropped_malformed;
+    trace("malformed HELLO from " + from.to_string() + ": " + hello.error());
+    return;
+  }
+  const Identity id = hello->identity;
+  if (hello->protocol_version < kMinProtocolVersion || id.address() != v.source()) {
+    ++counters.dropped_malformed;
+    return;
+  }
+  Peer* peer = find_peer(id.address());
+  std::optional<PeerKey> fresh_key;
+  if (peer) {
+    if (!(peer->identity == id)) {
+      ++counters.dropped_auth;
+      trace("HELLO from " + address_to_string(id.address()) + " with a different identity (collision?); dropped");
+      return;
+    }
+    if (!dearmor(pkt, peer->key)) {
+      ++counters.dropped_auth;
+      trace("HELLO from " + address_to_string(id.address()) + " failed authentication; dropped");
+      return;
+    }
+  } else {
+    // Unknown: authenticate with the key from the identity it carries, then prove the
+    // identity (memory-hard check, rate limited per source address).
+    fresh_key.emplace(self.agree(id));
+    if (!dearmor(pkt, *fresh_key)) {
+      ++counters.dropped_auth;
+      trace("HELLO from " + address_to_string(id.address()) + " failed authentication; dropped");
+      return;
+    }
+    auto& last = identity_checks[from];
+    if (last != 0 && now - last < kIdentityCheckIntervalMs) { ++counters.dropped_policy; return; }
+    last = now;
+    if (!id.validate()) {
+      ++counters.dropped_auth;
+      trace("HELLO from " + address_to_string(id.address()) + " carries an invalid identity; dropped");
+      return;
+    }
+    peer = learn_peer(now, id, PeerRole::Leaf);
+    if (!peer) return;
+  }
+  ++counters.packets_in;
+  peer->last_receive = now;
+  peer->protocol_version = hello->protocol_version;
+  peer->version_major = hello->version_major;
+  peer->version_minor = hello->version_minor;
+  peer->version_revision = hello->version_revision;
+
+  // Moons the sender listed (cryptField region), to answer with newer worlds we hold.
+  std::vector<HelloMoons::Entry> wanted;
+  if (!hello->moons_region.empty()) {
+    const size_t off = kHeaderSize + hello->crypt_offset(v.payload().size());
+    if (crypt_field(peer->key.key(), pkt, off, hello->moons_region.size())) {
+      auto hm = HelloMoons::decode(ByteSpan(pkt.data() + off, hello->moons_region.size()));
+      if (hm.ok()) wanted = hm->moons;
+    }
+  }
+
+  OkMessage ok;
+  ok.in_re_verb = Verb::Hello;
+  ok.in_re_packet_id = v.packet_id();
+  OkHello body;
+  body.timestamp = hello->timestamp;
+  body.observed_from = from;
+  if (hello->protocol_version < 5) body.observed_from->set_port(0);
+  Writer worlds;
+  if (hello->planet && planet.type == World::Type::Planet && hello->planet->id == planet.id &&
+      hello->planet->timestamp < planet.timestamp)
+    planet.write(worlds);
+  for (const auto& want : wanted)
+    for (const auto& m : moons)
+      if (m.id == want.id && m.timestamp > want.timestamp) m.write(worlds);
+  body.world_updates = worlds.span();
+  ok.body = body;
+  // Reply on the path the HELLO arrived on (relayed HELLOs are answered along the route).
+  const bool direct = v.hops() == 0;
+  send_message(now, *peer, ok, false, Verb::Nop, direct ? local_socket : -1, direct ? &from : nullptr);
+  if (direct) note_direct_receive(now, *peer, local_socket, from, v);
+  if (is_upstream(peer->identity.address())) update_online(now);
+}
+
+void Node::Impl::dispatch(int64_t now, Peer& peer, int64_t local_socket, const InetAddress& from, const PacketView& pv) {
+  auto msg = decode_message(pv.verb(), pv.payload());
+  if (!msg.ok()) {
+    ++counters.dropped_malformed;
+    trace(std::string("malformed ") + verb_name(pv.verb()) + " from " + address_to_string(peer.identity.address()) + ": " + msg.error());
+    return;
+  }
+  Message& m = *msg;
+  switch (pv.verb()) {
+    case Verb::Ok:
+      on_ok(now, peer, local_socket, from, pv, std::get<OkMessage>(m));
+      break;
+    case Verb::Error:
+      on_error(now, peer, std::get<ErrorMessage>(m));
+      break;
+    case Verb::Whois:
+      on_whois(now, peer, local_socket, from, pv, std::get<Whois>(m));
+      break;
+    case Verb::Rendezvous:
+      on_rendezvous(now, peer, std::get<Rendezvous>(m));
+      break;
+    case Verb::Echo: {
+      OkMessage ok;
+      ok.in_re_verb = Verb::Echo;
+      ok.in_re_packet_id = pv.packet_id();
+      ok.body = OkEcho{std::get<Echo>(m).payload};
+      const bool direct = pv.hops() == 0;
+      send_message(now, peer, ok, false, Verb::Nop, direct ? local_socket : -1, direct ? &from : nullptr);
+      break;
+    }
+    case Verb::PushDirectPaths:
+      on_push_direct_paths(now, peer, std::get<PushDirectPaths>(m));
+      break;
+    case Verb::UserMessage: {
+      const auto& um = std::get<UserMessage>(m);
+      Event e{EventType::UserMessage, "user message"};
+      e.peer = peer.identity.address();
+      e.type_id = um.type_id;
+      e.data = um.data;
+      host.event(e);
+      break;
+    }
+    case Verb::RemoteTrace:
+      for (ByteSpan d : std::get<RemoteTrace>(m).dictionaries) {
+        if (d.empty() || d.size() > 10000) continue;
+        Event e{EventType::RemoteTrace, "remote trace"};
+        e.peer = peer.identity.address();
+        e.data = d;
+        host.event(e);
+      }
+      break;
+    case Verb::Nop:
+    case Verb::Hello:  // a HELLO with cipher != 0 is not a HELLO we process
+    default:
+      if (vl2) vl2->on_packet(now, peer.identity.address(), pv, m);
+      break;
+  }
+}
+
+void Node::Impl::on_ok(int64_t now, Peer& peer, int64_t local_socket, const InetAddress& from, const PacketView& pv, const OkMessage& ok) {
+  auto it = expecting.find(ok.in_re_packet_id);
+  if (it == expecting.end() || it->second.peer != peer.identity.address() || it->second.verb != ok.in_re_verb) {
+    // Unsolicited OK: only the NETWORK_CONFIG acknowledgement (in-re ECHO quirk) goes on.
+    if (vl2) vl2->on_packet(now, peer.identity.address(), pv, Message(ok));
+    return;
+  }
+  const int64_t sent_at = it->second.at;
+  if (ok.in_re_verb != Verb::NetworkConfigRequest && ok.in_re_verb != Verb::MulticastGather) expecting.erase(it);
+  switch (ok.in_re_verb) {
+    case Verb::Hello: {
+      const auto& b = std::get<OkHello>(ok.body);
+      const int64_t rtt = now - int64_t(b.timestamp);
+      if (rtt >= 0 && rtt < 600000) peer.latency_ms = int(rtt);
+      peer.protocol_version = b.protocol_version;
+      peer.version_major = b.version_major;
+      peer.version_minor = b.version_minor;
+      peer.version_revision = b.version_revision;
+      if (pv.hops() == 0) learn_path(now, peer, local_socket, from);
+      if (auto worlds = b.worlds(); worlds.ok()) accept_worlds(now, peer, *worlds);
+      if (is_upstream(peer.identity.address())) update_online(now);
+      break;
+    }
+    case Verb::Echo: {
+      const int64_t rtt = now - sent_at;
+      if (rtt >= 0) peer.latency_ms = int(rtt);
+      if (pv.hops() == 0) learn_path(now, peer, local_socket, from);
+      break;
+    }
+    case Verb::Whois: {
+      if (!is_upstream(peer.identity.address())) break;  // trust only our roots (§3.3)
+      const auto& b = std::get<OkWhois>(ok.body);
+      if (b.identities.empty()) break;
+      const Identity& id = b.identities.front();
+      if (Peer* np = learn_peer(now, id, PeerRole::Leaf)) on_peer_known(now, *np);
+      break;
+    }
+    default:
+      if (vl2) vl2->on_packet(now, peer.identity.address(), pv, Message(ok));
+      break;
+  }
+}
+
+void Node::Impl::on_peer_known(int64_t now, Peer& p) {
+  const Address a = p.identity.address();
+  whois_last.erase(a);
+  // Re-run packets held for this peer (§2.1 rule 3).
+  std::deque<Held> again;
+  for (auto it = held.begin(); it != held.end();) {
+    if (it->source == a) {
+      again.push_back(std::move(*it));
+      it = held.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& h : again) handle_packet(now, h.local_socket, h.from, h.packet);
+  // Send what was waiting for this peer's identity.
+  std::deque<PendingOut> out;
+  for (auto it = pending_out.begin(); it != pending_out.end();) {
+    if (it->dest == a) {
+      out.push_back(std::move(*it));
+      it = pending_out.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& o : out) send_payload(now, p, o.verb, o.payload, o.compress, o.expect);
+  if (vl2) vl2->on_peer_known(now, a);
+}
+
+void Node::Impl::on_error(int64_t now, Peer& peer, const ErrorMessage& e) {
+  if (e.code == ErrorCode::IdentityCollision && is_upstream(peer.identity.address())) {
+    host.event({EventType::IdentityCollision, "root reports an identity collision for our address"});
+    return;
+  }
+  if (vl2) vl2->on_error(now, peer.identity.address(), e);
+}
+
+void Node::Impl::on_whois(int64_t now, Peer& peer, int64_t local_socket, const InetAddress& from, const PacketView& pv, const Whois& w) {
+  OkWhois reply;
+  for (Address a : w.addresses) {
+    if (a == self.address()) {
+      reply.identities.push_back(Identity::parse(self.to_string(false)).value());
+    } else if (Peer* p = find_peer(a)) {
+      reply.identities.push_back(p->identity);
+    }
+  }
+  if (reply.identities.empty()) return;  // unknown: no reply
+  OkMessage ok;
+  ok.in_re_verb = Verb::Whois;
+  ok.in_re_packet_id = pv.packet_id();
+  ok.body = std::move(reply);
+  const bool direct = pv.hops() == 0;
+  send_message(now, peer, ok, false, Verb::Nop, direct ? local_socket : -1, direct ? &from : nullptr);
+}
+
+void Node::Impl::on_rendezvous(int64_t now, Peer& from_peer, const Rendezvous& r) {
+  if (!is_upstream(from_peer.identity.address())) return;  // from upstream only (§3.4)
+  Peer* p = find_peer(r.with);
+  if (!p || r.at.port() == 0 || r.at.empty()) return;
+  if (!path_allowed(p->identity.address(), -1, r.at)) return;
+  const uint8_t junk[4] = {uint8_t(random_u64()), 0x5a, 0x54, 0x21};
+  raw_send(-1, r.at, ByteSpan(junk, 4), 2);
+  send_hello(now, *p, -1, &r.at);
+}
+
+void Node::Impl::on_push_direct_paths(int64_t now, Peer& peer, const PushDirectPaths& pdp) {
+  auto& window = pdp_window[peer.identity.address()];
+  if (now - window.first > 30000) window = {now, 0};
+  if (++window.second > 8) return;  // ≤ 8 per 30 s
+  unsigned tried = 0;
+  for (const auto& p : pdp.paths) {
+    if (p.address.empty() || tried >= 8) continue;
+    if (peer.find_path(-1, p.address)) continue;
+    if (!path_allowed(peer.identity.address(), -1, p.address)) continue;
+    ++tried;
+    send_hello(now, peer, -1, &p.address);
+  }
+}
+
+void Node::Impl::accept_worlds(int64_t now, Peer& from, const std::vector<World>& worlds) {
+  const bool upstream = is_upstream(from.identity.address());
+  bool changed = false;
+  for (const auto& w : worlds) {
+    if (w.type == World::Type::Planet) {
+      if (!upstream) continue;
+      if (World::should_replace(planet, w) && w.verify()) {
+        planet = w;
+        host.state_put(StateObject::Planet, 0, planet.serialize());
+        changed = true;
+      }
+    } else if (w.type == World::Type::Moon) {
+      bool seeded = false;
+      for (const auto& o : orbits) seeded |= (o.id == w.id && (o.seed == 0 || o.seed == from.identity.address()));
+      if (!upstream && !seeded) continue;
+      bool replaced = false;
+      for (auto& m : moons)
+        if (m.id == w.id) {
+          replaced = true;
+          if (World::should_replace(m, w)) {
+            m = w;
+            host.state_put(StateObject::Moon, w.id, w.serialize());
+            changed = true;
+          }
+        }
+      if (!replaced && seeded && w.verify()) {
+        moons.push_back(w);
+        host.state_put(StateObject::Moon, w.id, w.serialize());
+        changed = true;
+      }
+    }
+  }
+  if (changed) {
+    rebuild_upstreams(now);
+    trace("world updated");
+  }
+}
+
+bool Node::Impl::has_moon(uint64_t id) const {
+  for (const auto& m : moons)
+    if (m.id == id) return true;
+  return false;
+}
+
+// ---- Timers ---------------------------------------------------------------------------------
+
+void Node::Impl::update_online(int64_t now) {
+  bool on = am_upstream;
+  for (const auto& u : upstreams) {
+    if (on) break;
+    if (const Peer* p = peers.count(u.address) ? peers.at(u.address).get() : nullptr)
+      on = p->last_receive > 0 && now - p->last_receive < opts.online_timeout_ms;
+  }
+  if (on != online) {
+    online = on;
+    host.event({on ? EventType::Online : EventType::Offline, on ? "online" : "offline"});
+  }
+}
+
+void Node::Impl::process_background(int64_t now) {
+  // Upstreams without a live path: HELLO their stable endpoints, backing off.
+  for (auto& u : upstreams) {
+    if (u.address == self.address()) continue;
+    Peer* p = find_peer(u.address);
+    if (!p) continue;
+    if (p->best_path(now, path_alive_ms())) {
+      u.retry_ms = 0;
+      continue;
+    }
+    if (u.next_try > now) continue;
+    for (const auto& ep : u.endpoints)
+      if (path_allowed(u.address, -1, ep)) send_hello(now, *p, -1, &ep);
+    u.retry_ms = u.retry_ms == 0 ? kRootRetryMinMs : std::min(u.retry_ms * 2, kRootRetryMaxMs);
+    u.next_try = now + u.retry_ms;
+  }
+  // Keepalives and path expiry for everyone we have paths to.
+  for (auto it = peers.begin(); it != peers.end();) {
+    Peer& p = *it->second;
+    std::erase_if(p.paths, [&](const Path& x) { return now - x.last_receive > kPathExpirationMs; });
+    for (auto c = p.confirm_attempts.begin(); c != p.confirm_attempts.end();)
+      c = (now - c->second > kPathExpirationMs) ? p.confirm_attempts.erase(c) : std::next(c);
+    if (p.paths.empty() && p.role == PeerRole::Leaf && now - std::max(p.last_receive, p.created) > kForgetPeerMs) {
+      it = peers.erase(it);
+      continue;
+    }
+    const bool full_hello = now - p.last_hello_sent >= kPeerPingPeriodMs;
+    for (auto& path : p.paths) {
+      if (now - path.last_receive >= path_alive_ms()) continue;
+      if (full_hello) {
+        InetAddress a = path.address;
+        send_hello(now, p, path.local_socket, &a);
+      } else if (now - path.last_send >= opts.heartbeat_ms) {
+        InetAddress a = path.address;
+        if (p.protocol_version >= 5) {
+          Echo e;
+          send_message(now, p, e, false, Verb::Echo, path.local_socket, &a);
+        } else {
+          send_hello(now, p, path.local_socket, &a);
+        }
+      }
+    }
+    ++it;
+  }
+  // Held packets: retry WHOIS, expire.
+  while (!held.empty() && now - held.front().at > kQueueTimeoutMs) {
+    held.pop_front();
+    ++counters.dropped_unknown_peer;
+  }
+  while (!pending_out.empty() && now - pending_out.front().at > kQueueTimeoutMs) pending_out.pop_front();
+  for (const auto& h : held) send_whois(now, h.source);
+  for (const auto& o : pending_out) send_whois(now, o.dest);
+  std::erase_if(expecting, [&](const auto& kv) { return now - kv.second.at > kExpectReplyMs; });
+  std::erase_if(identity_checks, [&](const auto& kv) { return now - kv.second > 60000; });
+  std::erase_if(last_unite, [&](const auto& kv) { return now - kv.second > kMinUniteIntervalMs; });
+  std::erase_if(whois_last, [&](const auto& kv) { return now - kv.second > 60000; });
+  defrag.expire(now);
+  update_online(now);
+  if (vl2) vl2->on_timer(now);
+}
+
+int64_t Node::Impl::next_deadline(int64_t now) const {
+  int64_t d = now + kTimerGranularityMs * (held.empty() && pending_out.empty() ? 4 : 1);
+  for (const auto& u : upstreams)
+    if (u.retry_ms != 0 && u.next_try > now) d = std::min(d, u.next_try);
+  return d;
+}
+
+// ---- Public API -----------------------------------------------------------------------------
+
+int64_t Node::process_wire_packet(int64_t now, int64_t local_socket, const InetAddress& from, ByteSpan datagram) {
+  return impl_->receive(now, local_socket, from, datagram);
+}
+
+int64_t Node::process_background_tasks(int64_t now) {
+  impl_->process_background(now);
+  return impl_->next_deadline(now);
+}
+
+Status Node::orbit(int64_t now, uint64_t moon_id, Address seed) {
+  auto& I = *impl_;
+  for (const auto& o : I.orbits)
+    if (o.id == moon_id) return ok_status();
+  I.orbits.push_back({moon_id, seed});
+  if (!I.has_moon(moon_id)) {
+    if (auto b = I.host.state_get(StateObject::Moon, moon_id)) {
+      auto w = World::parse(*b);
+      if (w.ok() && w->type == World::Type::Moon && w->id == moon_id && w->verify()) {
+        I.moons.push_back(*w);
+        I.rebuild_upstreams(now);
+      }
+    }
+  }
+  if (!I.has_moon(moon_id) && seed != 0) {
+    if (Peer* p = I.find_peer(seed)) I.send_hello(now, *p, -1, nullptr);
+    else I.send_whois(now, seed);
+  }
+  return ok_status();
+}
+
+Status Node::deorbit(int64_t now, uint64_t moon_id) {
+  auto& I = *impl_;
+  std::erase_if(I.orbits, [&](const Impl::Orbit& o) { return o.id == moon_id; });
+  const size_t before = I.moons.size();
+  std::erase_if(I.moons, [&](const World& w) { return w.id == moon_id; });
+  if (I.moons.size() != before) {
+    I.host.state_put(StateObject::Moon, moon_id, {});
+    I.rebuild_upstreams(now);
+  }
+  return ok_status();
+}
+
+Status Node::send_user_message(int64_t now, Address dest, uint64_t type_id, ByteSpan data) {
+  auto& I = *impl_;
+  if (dest == I.self.address()) return err("cannot send a user message to ourselves");
+  if (data.size() > kMaxPayloadSize - 8) return err("user message too large (max " + std::to_string(kMaxPayloadSize - 8) + " bytes)");
+  UserMessage um;
+  um.type_id = type_id;
+  um.data = data;
+  return I.send_to(now, dest, um, true);
+}
+
+Status Node::ping(int64_t now, Address dest) {
+  Echo e;
+  return impl_->send_to(now, dest, e, false, Verb::Echo);
+}
+
+// Sends to an address, WHOISing and queueing when the peer is not known yet.
+Status Node::Impl::send_to(int64_t now, Address dest, const Message& m, bool compress, Verb expect) {
+  Peer* p = find_peer(dest);
+  if (!p) {
+    Writer w;
+    encode_message(m, w);
+    if (pending_out.size() >= kMaxHeldPackets) pending_out.pop_front();
+    pending_out.push_back(PendingOut{dest, message_verb(m), w.take(), now, compress, expect});
+    send_whois(now, dest);
+    return ok_status();
+  }
+  if (send_message(now, *p, m, compress, expect) == 0) return err("no route to " + address_to_string(dest));
+  return ok_status();
+}
+
+Address Node::address() const { return impl_->self.address(); }
+const Identity& Node::identity() const { return impl_->self; }
+const Counters& Node::counters() const { return impl_->counters; }
+bool Node::online() const { return impl_->online; }
+
+NodeStatus Node::status(int64_t now) const {
+  const auto& I = *impl_;
+  NodeStatus s;
+  s.address = I.self.address();
+  s.public_identity = I.self.to_string(false);
+  s.online = I.online;
+  s.planet_id = I.planet.id;
+  s.planet_timestamp = I.planet.timestamp;
+  for (const auto& m : I.moons) s.moons.push_back(m.id);
+  return s;
+}
+
+static PeerInfo peer_info(int64_t now, Peer& p, int64_t alive_ms) {
+  PeerInfo i;
+  i.address = p.identity.address();
+  i.role = p.role;
+  i.protocol_version = p.protocol_version;
+  i.version_major = p.version_major;
+  i.version_minor = p.version_minor;
+  i.version_revision = p.version_revision;
+  i.latency_ms = p.latency_ms;
+  Path* best = p.best_path(now, alive_ms);
+  i.direct = best != nullptr;
+  for (const auto& x : p.paths) {
+    PathInfo pi;
+    pi.address = x.address;
+    pi.local_socket = x.local_socket;
+    pi.last_send = x.last_send;
+    pi.last_receive = x.last_receive;
+    pi.alive = now - x.last_receive < alive_ms;
+    pi.preferred = &x == best;
+    i.paths.push_back(pi);
+  }
+  return i;
+}
+
+std::vector<PeerInfo> Node::peers(int64_t now) const {
+  std::vector<PeerInfo> out;
+  for (auto& [a, p] : impl_->peers) out.push_back(peer_info(now, *p, impl_->path_alive_ms()));
+  std::sort(out.begin(), out.end(), [](const PeerInfo& a, const PeerInfo& b) { return a.address < b.address; });
+  return out;
+}
+
+std::optional<PeerInfo> Node::peer(int64_t now, Address a) const {
+  Peer* p = impl_->find_peer(a);
+  if (!p) return std::nullopt;
+  return peer_info(now, *p, impl_->path_alive_ms());
+}
+
+}  // namespace zt::core

@@ -1,0 +1,172 @@
+// Internal state of a Node (VL1). Not part of the public API; shared by the core's own
+// translation units (VL2 networks hook in through Vl2Handler).
+#pragma once
+
+#include <deque>
+#include <map>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "core/node.hpp"
+#include "proto/fragment.hpp"
+#include "proto/packet.hpp"
+#include "proto/verbs.hpp"
+
+namespace zt::core {
+
+struct Path {
+  InetAddress address;
+  int64_t local_socket = -1;
+  int64_t last_send = 0;
+  int64_t last_receive = 0;
+};
+
+struct Peer {
+  Peer(proto::Identity id, const crypto::SymmetricKey& k) : identity(std::move(id)), key(k) {}
+  proto::Identity identity;
+  proto::PeerKey key;
+  PeerRole role = PeerRole::Leaf;
+  int protocol_version = -1;
+  int version_major = -1, version_minor = -1, version_revision = -1;
+  int latency_ms = -1;
+  int64_t created = 0;
+  int64_t last_receive = 0;
+  int64_t last_hello_sent = 0;
+  std::vector<Path> paths;
+  std::map<InetAddress, int64_t> confirm_attempts;  // unknown paths we sent a HELLO to
+
+  Path* find_path(int64_t local_socket, const InetAddress& a);
+  Path* best_path(int64_t now, int64_t alive_ms);
+};
+
+// Virtual-network layer hook: VL1 hands it every authenticated packet it does not handle.
+class Vl2Handler {
+ public:
+  virtual ~Vl2Handler() = default;
+  virtual void on_packet(int64_t now, Address from, const proto::PacketView& pv, const proto::Message& m) = 0;
+  virtual void on_error(int64_t now, Address from, const proto::ErrorMessage& e) = 0;
+  virtual void on_peer_known(int64_t now, Address a) = 0;
+  virtual void on_timer(int64_t now) = 0;
+};
+
+struct Node::Impl {
+  Impl(Host& h, NodeOptions o);
+  Status start(int64_t now);
+
+  // topology
+  void rebuild_upstreams(int64_t now);
+  PeerRole role_of(Address a) const;
+  bool is_upstream(Address a) const;
+  Peer* find_peer(Address a);
+  Peer* learn_peer(int64_t now, const proto::Identity& id, PeerRole role);
+  Peer* best_upstream(int64_t now, Address exclude);
+  bool path_allowed(Address peer, int64_t local_socket, const InetAddress& a) const;
+  int64_t path_alive_ms() const;
+  bool has_moon(uint64_t id) const;
+
+  // sending
+  uint64_t random_u64();
+  void raw_send(int64_t local_socket, const InetAddress& to, ByteSpan data, unsigned ttl);
+  uint64_t armor_and_send(int64_t now, Peer& peer, MutByteSpan pkt, proto::Cipher cipher,
+                          int64_t local_socket, const InetAddress* to, proto::Verb expect);
+  proto::Cipher cipher_for(const Peer& p) const;
+  // Encodes and sends a message to a known peer; returns the post-armor packet ID (0 = not sent).
+  uint64_t send_message(int64_t now, Peer& peer, const proto::Message& m, bool compress,
+                        proto::Verb expect, int64_t local_socket = -1, const InetAddress* to = nullptr);
+  // Same with an already-encoded payload.
+  uint64_t send_payload(int64_t now, Peer& peer, proto::Verb verb, ByteSpan payload, bool compress,
+                        proto::Verb expect, int64_t local_socket = -1, const InetAddress* to = nullptr);
+  uint64_t finish_and_send(int64_t now, Peer& peer, Writer& w, bool compress, proto::Verb expect,
+                           int64_t local_socket, const InetAddress* to);
+  uint64_t send_hello(int64_t now, Peer& peer, int64_t local_socket, const InetAddress* to);
+  void send_whois(int64_t now, Address target);
+  // To any address: WHOIS + queue when unknown.
+  Status send_to(int64_t now, Address dest, const proto::Message& m, bool compress,
+                 proto::Verb expect = proto::Verb::Nop);
+  void trace(std::string text);
+
+  // receiving
+  int64_t receive(int64_t now, int64_t local_socket, const InetAddress& from, ByteSpan datagram);
+  void relay(int64_t now, int64_t local_socket, const InetAddress& from, ByteSpan d, bool fragment);
+  void maybe_unite(int64_t now, Address a, Address b);
+  void handle_packet(int64_t now, int64_t local_socket, const InetAddress& from, ByteSpan packet);
+  void handle_hello(int64_t now, int64_t local_socket, const InetAddress& from, MutByteSpan pkt);
+  void note_direct_receive(int64_t now, Peer& peer, int64_t local_socket, const InetAddress& from,
+                           const proto::PacketView& pv);
+  void learn_path(int64_t now, Peer& peer, int64_t local_socket, const InetAddress& from);
+  void hold_for_whois(int64_t now, int64_t local_socket, const InetAddress& from, ByteSpan packet);
+  void dispatch(int64_t now, Peer& peer, int64_t local_socket, const InetAddress& from,
+                const proto::PacketView& pv);
+  void on_ok(int64_t now, Peer& peer, int64_t local_socket, const InetAddress& from,
+             const proto::PacketView& pv, const proto::OkMessage& ok);
+  void on_error(int64_t now, Peer& peer, const proto::ErrorMessage& e);
+  void on_whois(int64_t now, Peer& peer, int64_t local_socket, const InetAddress& from,
+                const proto::PacketView& pv, const proto::Whois& w);
+  void on_rendezvous(int64_t now, Peer& from_peer, const proto::Rendezvous& r);
+  void on_push_direct_paths(int64_t now, Peer& peer, const proto::PushDirectPaths& pdp);
+  void on_peer_known(int64_t now, Peer& p);
+  void accept_worlds(int64_t now, Peer& from, const std::vector<proto::World>& worlds);
+
+  // timers
+  void update_online(int64_t now);
+  void process_background(int64_t now);
+  int64_t next_deadline(int64_t now) const;
+
+  Host& host;
+  NodeOptions opts;
+  proto::Identity self;
+  proto::World planet;
+  std::vector<proto::World> moons;
+  struct Orbit {
+    uint64_t id;
+    Address seed;
+  };
+  std::vector<Orbit> orbits;
+  struct Upstream {
+    Address address = 0;
+    PeerRole role = PeerRole::Planet;
+    std::vector<InetAddress> endpoints;
+    int64_t next_try = 0;
+    int64_t retry_ms = 0;
+  };
+  std::vector<Upstream> upstreams;
+  bool am_upstream = false;
+  bool online = false;
+
+  std::unordered_map<Address, std::unique_ptr<Peer>> peers;
+  proto::Defragmenter defrag;
+  Bytes buf;  // receive scratch (kMaxPacketSize)
+
+  struct Held {
+    Bytes packet;
+    int64_t local_socket;
+    InetAddress from;
+    int64_t at;
+    Address source;
+  };
+  std::deque<Held> held;  // inbound packets waiting for their sender's identity
+  struct PendingOut {
+    Address dest;
+    proto::Verb verb;
+    Bytes payload;
+    int64_t at;
+    bool compress;
+    proto::Verb expect;
+  };
+  std::deque<PendingOut> pending_out;  // outbound messages waiting for a WHOIS
+  struct Expect {
+    Address peer;
+    proto::Verb verb;
+    int64_t at;
+  };
+  std::unordered_map<uint64_t, Expect> expecting;  // post-armor packet ID -> request
+  std::unordered_map<Address, int64_t> whois_last;
+  std::map<InetAddress, int64_t> identity_checks;
+  std::unordered_map<uint64_t, int64_t> last_unite;
+  std::unordered_map<Address, std::pair<int64_t, unsigned>> pdp_window;
+  Counters counters;
+  Vl2Handler* vl2 = nullptr;
+};
+
+}  // namespace zt::core
