@@ -163,7 +163,7 @@ bool armor_trusted_path(MutByteSpan packet, uint64_t trusted_path_id) {
   return true;
 }
 
-bool dearmor(MutByteSpan packet, PeerKey& key) {
+bool dearmor(MutByteSpan packet, PeerKey& key, uint8_t* iv_out) {
   if (!size_ok(packet.size())) return false;
   uint8_t* p = packet.data();
   const size_t len = packet.size();
@@ -172,6 +172,7 @@ bool dearmor(MutByteSpan packet, PeerKey& key) {
   switch (cipher) {
     case Cipher::None:
     case Cipher::Salsa2012: {
+      if (iv_out) std::memcpy(iv_out, p, 8);
       uint8_t k[32];
       uint8_t mac_key[32];
       mangle_key(key.key(), p, len, k);
@@ -193,7 +194,10 @@ bool dearmor(MutByteSpan packet, PeerKey& key) {
       uint8_t aad[11];
       std::memcpy(aad, p + kOffDest, 11);
       aad[10] &= uint8_t(~kHopsMask);
-      return key.aes().decrypt(tag, aad, p + kOffVerb, len - kOffVerb);
+      uint8_t iv[8];
+      const bool good = key.aes().decrypt(tag, aad, p + kOffVerb, len - kOffVerb, iv);
+      if (iv_out) std::memcpy(iv_out, iv, 8);
+      return good;
     }
     default:
       return false;

@@ -236,7 +236,10 @@ bool armor_trusted_path(MutByteSpan packet, uint64_t trusted_path_id);
 // payload are plaintext (possibly still compressed: see decompress_payload); the header is
 // left as received. On failure returns false and the packet contents are unspecified
 // (drop it). TrustedPath and unknown ciphers return false: use check_trusted_path.
-[[nodiscard]] bool dearmor(MutByteSpan packet, PeerKey& key);
+// If iv_out is given, it receives the sender's original 8 packet-ID bytes: bytes 0..7 for
+// cipher 0/1, the IV recovered from the tag for cipher 3 (so writing it back to bytes 0..7
+// and calling armor() reproduces the received bytes; used by tests and `ztcore wire`).
+[[nodiscard]] bool dearmor(MutByteSpan packet, PeerKey& key, uint8_t* iv_out = nullptr);
 // Cipher 2 receive check (§2.7, rule 1): true iff the packet is a valid header with cipher
 // TrustedPath and its MAC field equals `configured_id`. Matching the physical source against
 // the configured networks is the caller's job.
