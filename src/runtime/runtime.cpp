@@ -1,0 +1,518 @@
+#include "runtime/runtime.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "crypto/crypto.hpp"
+
+namespace zt::runtime {
+
+using proto::InetAddress;
+
+int64_t now_ms() {
+  // Unix epoch ms at first use, then advanced by the monotonic clock (never goes back).
+  static const int64_t epoch0 = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch()).count();
+  static const auto mono0 = std::chrono::steady_clock::now();
+  return epoch0 + std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - mono0).count();
+}
+
+Result<proto::Identity> load_or_create_identity(StateStore& store) {
+  if (auto b = store.get(core::StateObject::IdentitySecret, 0)) {
+    std::string text(b->begin(), b->end());
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+    auto id = proto::Identity::parse(text);
+    if (!id.ok()) return err("stored identity.secret is invalid: " + id.error());
+    if (!id->has_private()) return err("stored identity.secret has no private key");
+    if (!id->validate()) return err("stored identity.secret does not validate: " + id->validate_reason());
+    return *id;
+  }
+  proto::Identity id = proto::Identity::generate();
+  std::string sec = id.to_string(true), pub = id.to_string(false);
+  if (!store.put(core::StateObject::IdentitySecret, 0, as_bytes(sec)) ||
+      !store.put(core::StateObject::IdentityPublic, 0, as_bytes(pub)))
+    return err("cannot store the new identity");
+  return id;
+}
+
+namespace {
+
+constexpr size_t kBatch = 64;
+constexpr size_t kSlot = 1500;  // batched datagrams up to this size; larger ones go out at once
+
+struct Socket {
+  int fd = -1;
+  int family = 0;
+};
+
+}  // namespace
+
+struct NodeHandle::Impl final : core::Host {
+  Runtime::Impl* rt = nullptr;
+  NodeConfig cfg;
+  std::unique_ptr<StateStore> store;
+  proto::Identity identity;
+  std::unique_ptr<core::Node> node;
+  std::vector<Socket> sockets;
+  int64_t deadline = 0;
+  bool stopped = false;
+
+  struct OutBatch {
+    size_t n = 0;
+    std::array<sockaddr_storage, kBatch> addr;
+    std::array<socklen_t, kBatch> addr_len;
+    std::array<size_t, kBatch> len;
+    std::array<std::array<uint8_t, kSlot>, kBatch> data;
+  };
+  std::vector<std::unique_ptr<OutBatch>> out;  // one per socket
+
+  void flush(size_t si) {
+    OutBatch& b = *out[si];
+    size_t done = 0;
+    while (done < b.n) {
+      std::array<mmsghdr, kBatch> msgs{};
+      std::array<iovec, kBatch> iov{};
+      size_t cnt = b.n - done;
+      for (size_t i = 0; i < cnt; ++i) {
+        iov[i] = {b.data[done + i].data(), b.len[done + i]};
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_name = &b.addr[done + i];
+        msgs[i].msg_hdr.msg_namelen = b.addr_len[done + i];
+      }
+      int r = ::sendmmsg(sockets[si].fd, msgs.data(), unsigned(cnt), 0);
+      if (r <= 0) {
+        if (r < 0 && errno == EINTR) continue;
+        break;  // EAGAIN/ENOBUFS: UDP is lossy; drop the rest of this batch
+      }
+      done += size_t(r);
+    }
+    b.n = 0;
+  }
+  void flush_all() {
+    for (size_t i = 0; i < out.size(); ++i)
+      if (out[i]->n) flush(i);
+  }
+
+  size_t socket_for(int64_t local_socket, const InetAddress& to) const {
+    const int fam = to.is_v4() ? AF_INET : AF_INET6;
+    if (local_socket >= 0 && size_t(local_socket) < sockets.size() && sockets[size_t(local_socket)].family == fam)
+      return size_t(local_socket);
+    for (size_t i = 0; i < sockets.size(); ++i)
+      if (sockets[i].family == fam) return i;
+    return SIZE_MAX;
+  }
+
+  // core::Host
+  void wire_send(int64_t local_socket, const InetAddress& to, ByteSpan data, unsigned ttl) override {
+    size_t si = socket_for(local_socket, to);
+    if (si == SIZE_MAX) return;
+    sockaddr_storage ss;
+    socklen_t sl = to.to_sockaddr(&ss);
+    if (sl == 0) return;
+    if (ttl != 0 || data.size() > kSlot) {
+      const int fd = sockets[si].fd;
+      int old = 0;
+      socklen_t ol = sizeof old;
+      const bool v4 = sockets[si].family == AF_INET;
+      if (ttl) {
+        getsockopt(fd, v4 ? IPPROTO_IP : IPPROTO_IPV6, v4 ? IP_TTL : IPV6_UNICAST_HOPS, &old, &ol);
+        int t = int(ttl);
+        setsockopt(fd, v4 ? IPPROTO_IP : IPPROTO_IPV6, v4 ? IP_TTL : IPV6_UNICAST_HOPS, &t, sizeof t);
+      }
+      ::sendto(fd, data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&ss), sl);
+      if (ttl) setsockopt(fd, v4 ? IPPROTO_IP : IPPROTO_IPV6, v4 ? IP_TTL : IPV6_UNICAST_HOPS, &old, sizeof old);
+      return;
+    }
+    OutBatch& b = *out[si];
+    if (b.n == kBatch) flush(si);
+    b.addr[b.n] = ss;
+    b.addr_len[b.n] = sl;
+    b.len[b.n] = data.size();
+    std::memcpy(b.data[b.n].data(), data.data(), data.size());
+    ++b.n;
+  }
+  std::optional<Bytes> state_get(core::StateObject type, uint64_t id) override { return store->get(type, id); }
+  void state_put(core::StateObject type, uint64_t id, ByteSpan data) override { store->put(type, id, data); }
+  void event(const core::Event& e) override {
+    if (cfg.on_event) cfg.on_event(e);
+  }
+  void random(uint8_t* o, size_t n) override { crypto::random_bytes(o, n); }
+};
+
+struct Runtime::Impl {
+  int ep = -1;
+  int wake = -1;
+  std::thread thread;
+  std::thread::id loop_id;
+  std::atomic<bool> quit{false};
+  std::mutex mu;
+  std::deque<std::function<void()>> tasks;
+  std::vector<NodeHandle::Impl*> nodes;  // loop thread only
+
+  struct SockRef {
+    NodeHandle::Impl* node;
+    size_t index;
+  };
+  std::deque<SockRef> refs;  // stable addresses for epoll data.ptr
+
+  void run();
+  void run_tasks();
+  // Loop thread: stops a node, closes its sockets, forgets it.
+  void detach(NodeHandle::Impl* raw) {
+    if (raw->stopped) return;
+    raw->stopped = true;
+    raw->flush_all();
+    for (auto& s : raw->sockets) {
+      ::epoll_ctl(ep, EPOLL_CTL_DEL, s.fd, nullptr);
+      ::close(s.fd);
+      s.fd = -1;
+    }
+    raw->node.reset();
+    std::erase(nodes, raw);
+    std::erase_if(refs, [&](const SockRef& r) { return r.node == raw; });
+  }
+  void read_socket(NodeHandle::Impl& n, size_t si, int64_t now);
+  void post(std::function<void()> fn) {
+    {
+      std::lock_guard lk(mu);
+      tasks.push_back(std::move(fn));
+    }
+    uint64_t one = 1;
+    (void)!::write(wake, &one, sizeof one);
+  }
+};
+
+void Runtime::Impl::run_tasks() {
+  std::deque<std::function<void()>> batch;
+  {
+    std::lock_guard lk(mu);
+    batch.swap(tasks);
+  }
+  for (auto& t : batch) t();
+}
+
+void Runtime::Impl::read_socket(NodeHandle::Impl& n, size_t si, int64_t now) {
+  // Up to 16 batches per wake-up so one busy node cannot starve the others.
+  static thread_local std::array<std::array<uint8_t, 16384>, kBatch> bufs;
+  std::array<mmsghdr, kBatch> msgs{};
+  std::array<iovec, kBatch> iov{};
+  std::array<sockaddr_storage, kBatch> from{};
+  for (int round = 0; round < 16 && !n.stopped; ++round) {
+    for (size_t i = 0; i < kBatch; ++i) {
+      iov[i] = {bufs[i].data(), bufs[i].size()};
+      msgs[i].msg_hdr = {};
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_name = &from[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+    }
+    int r = ::recvmmsg(n.sockets[si].fd, msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
+    if (r <= 0) break;
+    for (int i = 0; i < r; ++i) {
+      auto addr = InetAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&from[size_t(i)]));
+      if (!addr) continue;
+      // An IPv4-mapped IPv6 source is reported as IPv4.
+      int64_t d = n.node->process_wire_packet(now, int64_t(si), *addr, ByteSpan(bufs[size_t(i)].data(), msgs[size_t(i)].msg_len));
+      n.deadline = std::min(n.deadline, d);
+    }
+    n.flush_all();
+    if (size_t(r) < kBatch) break;
+  }
+}
+
+void Runtime::Impl::run() {
+  loop_id = std::this_thread::get_id();
+  std::array<epoll_event, 64> evs;
+  while (!quit.load()) {
+    int64_t now = now_ms();
+    int64_t next = now + 1000;
+    for (auto* n : nodes) next = std::min(next, n->deadline);
+    int timeout = int(std::clamp<int64_t>(next - now, 0, 1000));
+    int k = ::epoll_wait(ep, evs.data(), int(evs.size()), timeout);
+    now = now_ms();
+    for (int i = 0; i < k; ++i) {
+      if (evs[size_t(i)].data.ptr == nullptr) {
+        uint64_t v;
+        (void)!::read(wake, &v, sizeof v);
+        continue;
+      }
+      auto* ref = static_cast<SockRef*>(evs[size_t(i)].data.ptr);
+      if (!ref->node->stopped) read_socket(*ref->node, ref->index, now);
+    }
+    run_tasks();
+    now = now_ms();
+    for (auto* n : nodes) {
+      if (n->stopped || n->deadline > now) continue;
+      n->deadline = n->node->process_background_tasks(now);
+      n->flush_all();
+    }
+  }
+  run_tasks();
+}
+
+Runtime::Runtime() : impl_(std::make_unique<Impl>()) {
+  crypto::init();
+  impl_->ep = ::epoll_create1(EPOLL_CLOEXEC);
+  impl_->wake = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = nullptr;
+  ::epoll_ctl(impl_->ep, EPOLL_CTL_ADD, impl_->wake, &ev);
+  impl_->thread = std::thread([this] { impl_->run(); });
+}
+
+Runtime::~Runtime() {
+  call([this] {
+    while (!impl_->nodes.empty()) impl_->detach(impl_->nodes.back());
+  });
+  impl_->quit = true;
+  impl_->post([] {});
+  impl_->thread.join();
+  ::close(impl_->ep);
+  ::close(impl_->wake);
+}
+
+bool Runtime::on_loop_thread() const { return std::this_thread::get_id() == impl_->loop_id; }
+
+void Runtime::post(std::function<void()> fn) { impl_->post(std::move(fn)); }
+
+void Runtime::call(const std::function<void()>& fn) {
+  if (on_loop_thread()) {
+    fn();
+    return;
+  }
+  std::promise<void> done;
+  impl_->post([&] {
+    fn();
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+size_t Runtime::node_count() {
+  size_t n = 0;
+  call([&] { n = impl_->nodes.size(); });
+  return n;
+}
+
+static Result<int> open_udp(const InetAddress& bind_addr, uint16_t port) {
+  const int fam = bind_addr.is_v4() ? AF_INET : AF_INET6;
+  int fd = ::socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return err(std::string("socket: ") + std::strerror(errno));
+  int one = 1;
+  if (fam == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  int bufsz = 4 << 20;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof bufsz);
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof bufsz);
+  InetAddress a = bind_addr;
+  a.set_port(port);
+  sockaddr_storage ss;
+  socklen_t sl = a.to_sockaddr(&ss);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), sl) != 0) {
+    std::string e = "bind " + a.to_string() + ": " + std::strerror(errno);
+    ::close(fd);
+    return err(e);
+  }
+  return fd;
+}
+
+static uint16_t bound_port(int fd) {
+  sockaddr_storage ss{};
+  socklen_t sl = sizeof ss;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &sl) != 0) return 0;
+  auto a = InetAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
+  return a ? a->port() : 0;
+}
+
+Result<std::shared_ptr<NodeHandle>> Runtime::add_node(NodeConfig cfg) {
+  auto impl = std::make_unique<NodeHandle::Impl>();
+  impl->rt = impl_.get();
+  if (cfg.home.empty()) {
+    impl->store = std::make_unique<MemoryStateStore>();
+  } else {
+    auto fs = FileStateStore::open(cfg.home);
+    if (!fs.ok()) return fs.take_error();
+    impl->store = std::move(fs.value());
+  }
+  if (cfg.identity) {
+    if (!cfg.identity->has_private()) return err("the given identity has no private key");
+    impl->identity = *cfg.identity;
+    if (!impl->store->get(core::StateObject::IdentitySecret, 0)) {
+      std::string sec = impl->identity.to_string(true), pub = impl->identity.to_string(false);
+      impl->store->put(core::StateObject::IdentitySecret, 0, as_bytes(sec));
+      impl->store->put(core::StateObject::IdentityPublic, 0, as_bytes(pub));
+    }
+  } else {
+    auto id = load_or_create_identity(*impl->store);
+    if (!id.ok()) return id.take_error();
+    impl->identity = *id;
+  }
+
+  core::NodeOptions opts;
+  opts.identity = impl->identity;
+  opts.allow_loopback = cfg.allow_loopback;
+  opts.online_timeout_ms = cfg.online_timeout_ms;
+  if (cfg.planet) {
+    auto w = proto::World::parse(*cfg.planet);
+    if (!w.ok()) return err("invalid planet: " + w.error());
+    if (!w->verify()) return err("planet signature does not verify");
+    opts.planet = *w;
+    impl->store->put(core::StateObject::Planet, 0, *cfg.planet);
+  }
+  for (const auto& mb : cfg.moons) {
+    auto w = proto::World::parse(mb);
+    if (!w.ok()) return err("invalid moon: " + w.error());
+    if (!w->verify()) return err("moon signature does not verify");
+    opts.moons.push_back(*w);
+  }
+
+  // Sockets: every bind address on one port (port 0: the first bind picks it).
+  std::vector<InetAddress> binds = cfg.bind;
+  if (binds.empty()) {
+    binds.push_back(*InetAddress::parse("0.0.0.0"));
+    binds.push_back(*InetAddress::parse("::"));
+  }
+  uint16_t port = cfg.port;
+  for (size_t i = 0; i < binds.size(); ++i) {
+    auto fd = open_udp(binds[i], port);
+    if (!fd.ok()) {
+      // A missing IPv6 stack is not fatal when something else is bound.
+      if (binds[i].is_v6() && cfg.bind.empty() && !impl->sockets.empty()) continue;
+      for (auto& s : impl->sockets) ::close(s.fd);
+      return fd.take_error();
+    }
+    if (port == 0) port = bound_port(*fd);
+    impl->sockets.push_back({*fd, binds[i].is_v4() ? AF_INET : AF_INET6});
+    impl->out.push_back(std::make_unique<NodeHandle::Impl::OutBatch>());
+  }
+  impl->cfg = std::move(cfg);
+
+  NodeHandle::Impl* raw = impl.get();
+  std::string error;
+  call([&] {
+    const int64_t now = now_ms();
+    auto node = core::Node::create(*raw, opts, now);
+    if (!node.ok()) {
+      error = node.error();
+      return;
+    }
+    raw->node = std::move(node.value());
+    raw->deadline = now;
+    raw->flush_all();
+    for (size_t i = 0; i < raw->sockets.size(); ++i) {
+      impl_->refs.push_back({raw, i});
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.ptr = &impl_->refs.back();
+      ::epoll_ctl(impl_->ep, EPOLL_CTL_ADD, raw->sockets[i].fd, &ev);
+    }
+    impl_->nodes.push_back(raw);
+  });
+  if (!error.empty()) {
+    for (auto& s : raw->sockets) ::close(s.fd);
+    return err(error);
+  }
+  auto h = std::make_shared<NodeHandle>(std::move(impl), *this);
+  h->address_ = raw->identity.address();
+  h->port_ = port;
+  return h;
+}
+
+void Runtime::remove_node(const std::shared_ptr<NodeHandle>& n) {
+  if (!n) return;
+  NodeHandle::Impl* raw = n->impl_.get();
+  call([&] { impl_->detach(raw); });
+}
+
+// ---- NodeHandle -----------------------------------------------------------------------------
+
+NodeHandle::NodeHandle(std::unique_ptr<Impl> impl, Runtime& rt) : impl_(std::move(impl)), rt_(rt) {}
+
+NodeHandle::~NodeHandle() {
+  if (impl_ && !impl_->stopped) {
+    NodeHandle::Impl* raw = impl_.get();
+    rt_.call([&] { rt_.impl_->detach(raw); });
+  }
+}
+
+const proto::Identity& NodeHandle::identity() const { return impl_->identity; }
+const std::string& NodeHandle::home() const { return impl_->cfg.home; }
+
+void NodeHandle::with_node(const std::function<void(core::Node&, int64_t)>& fn) {
+  rt_.call([&] {
+    if (impl_->stopped || !impl_->node) return;
+    const int64_t now = now_ms();
+    fn(*impl_->node, now);
+    impl_->deadline = std::min(impl_->deadline, now);  // let the loop re-evaluate timers
+    impl_->flush_all();
+  });
+}
+
+core::Node& NodeHandle::node_on_loop() { return *impl_->node; }
+
+core::NodeStatus NodeHandle::status() {
+  core::NodeStatus s;
+  with_node([&](core::Node& n, int64_t now) { s = n.status(now); });
+  return s;
+}
+
+std::vector<core::PeerInfo> NodeHandle::peers() {
+  std::vector<core::PeerInfo> p;
+  with_node([&](core::Node& n, int64_t now) { p = n.peers(now); });
+  return p;
+}
+
+core::Counters NodeHandle::counters() {
+  core::Counters c;
+  with_node([&](core::Node& n, int64_t) { c = n.counters(); });
+  return c;
+}
+
+bool NodeHandle::online() {
+  bool on = false;
+  with_node([&](core::Node& n, int64_t) { on = n.online(); });
+  return on;
+}
+
+Status NodeHandle::send_user_message(proto::Address dest, uint64_t type_id, ByteSpan data) {
+  Status st = err("node stopped");
+  with_node([&](core::Node& n, int64_t now) { st = n.send_user_message(now, dest, type_id, data); });
+  return st;
+}
+
+Status NodeHandle::ping(proto::Address dest) {
+  Status st = err("node stopped");
+  with_node([&](core::Node& n, int64_t now) { st = n.ping(now, dest); });
+  return st;
+}
+
+Status NodeHandle::orbit(uint64_t moon_id, proto::Address seed) {
+  Status st = err("node stopped");
+  with_node([&](core::Node& n, int64_t now) { st = n.orbit(now, moon_id, seed); });
+  return st;
+}
+
+Status NodeHandle::deorbit(uint64_t moon_id) {
+  Status st = err("node stopped");
+  with_node([&](core::Node& n, int64_t now) { st = n.deorbit(now, moon_id); });
+  return st;
+}
+
+}  // namespace zt::runtime
