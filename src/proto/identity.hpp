@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,6 +33,8 @@ class Identity {
   // Generates a new identity (§1.2 generation loop). `rand` fills bytes; defaults to the
   // OS source. Takes from tens of ms to a second or so.
   static Identity generate();
+  // Same with an injected random source (fills n bytes at p), e.g. for deterministic tests.
+  static Identity generate(const std::function<void(uint8_t*, size_t)>& rand);
 
   // Text form (§1.4): "addr:0:pub[:priv]". Structural checks only (no validate()).
   static Result<Identity> parse(std::string_view text);
