@@ -1,0 +1,175 @@
+/*
+ * ztcore — embeddable ZeroTier-compatible nodes. The one stable C ABI.
+ *
+ * Model
+ *   A zt_runtime is one event-loop thread that owns sockets and timers. It hosts any number
+ *   of zt_node, each a full ZeroTier node with its own identity and UDP port. Nodes in one
+ *   runtime (or in several) talk the real ZeroTier protocol to each other and to stock
+ *   ZeroTier nodes.
+ *
+ * Threading
+ *   Every function may be called from any thread, except from inside an event callback
+ *   (callbacks run on the runtime thread; calling back into the same runtime from there
+ *   would deadlock and is refused with ZT_ERR_STATE). Functions that query or command a node
+ *   run on the runtime thread and wait for it, typically microseconds.
+ *
+ * Ownership and errors
+ *   Handles are created by *_new and released by *_free (free of NULL is a no-op). Output
+ *   buffers are caller-owned. Every fallible call returns a zt_result; on failure
+ *   zt_last_error() returns a human-readable message for the calling thread (valid until the
+ *   next ztcore call on that thread). Nothing aborts on bad input.
+ *
+ * Versioning
+ *   Option structs start with `struct_size`; set it with the matching *_init() function so
+ *   that older callers keep working when fields are appended. ZTCORE_ABI_VERSION changes
+ *   only on incompatible changes.
+ */
+#ifndef ZTCORE_H
+#define ZTCORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define ZT_API __attribute__((visibility("default")))
+#else
+#define ZT_API
+#endif
+
+#define ZTCORE_ABI_VERSION 1
+
+typedef enum zt_result {
+  ZT_OK = 0,
+  ZT_ERR_INVALID_ARGUMENT = -1, /* bad parameter or malformed input */
+  ZT_ERR_NOT_FOUND = -2,        /* no such peer / network / object */
+  ZT_ERR_IO = -3,               /* socket or file error (bind failed, unreadable file...) */
+  ZT_ERR_STATE = -4,            /* not allowed now (node stopped, called from a callback...) */
+  ZT_ERR_TOO_LARGE = -5,        /* payload or output does not fit */
+  ZT_ERR_INTERNAL = -6          /* bug; please report with zt_last_error() */
+} zt_result;
+
+typedef struct zt_runtime zt_runtime;
+typedef struct zt_node zt_node;
+
+/* ---- Events ----------------------------------------------------------------------------- */
+typedef enum zt_event_type {
+  ZT_EVENT_UP = 0,
+  ZT_EVENT_OFFLINE = 1,
+  ZT_EVENT_ONLINE = 2,
+  ZT_EVENT_DOWN = 3,
+  ZT_EVENT_IDENTITY_COLLISION = 4,
+  ZT_EVENT_TRACE = 5,        /* text: why a packet was dropped or something changed */
+  ZT_EVENT_USER_MESSAGE = 6, /* peer, type_id, data/len */
+  ZT_EVENT_REMOTE_TRACE = 7, /* peer, data/len (a dictionary) */
+  ZT_EVENT_PEER_DIRECT = 100 /* peer now has a direct path */
+} zt_event_type;
+
+typedef struct zt_event {
+  int type;            /* zt_event_type */
+  uint64_t peer;       /* ZeroTier address, or 0 */
+  uint64_t type_id;    /* USER_MESSAGE type */
+  const uint8_t* data; /* payload, valid only during the callback */
+  size_t len;
+  const char* text;    /* NUL-terminated, valid only during the callback */
+} zt_event;
+
+/* Called on the runtime thread. Must not block and must not call ztcore functions for the
+ * same runtime. */
+typedef void (*zt_event_cb)(zt_node* node, void* user, const zt_event* event);
+
+/* ---- Runtime ------------------------------------------------------------------------------ */
+ZT_API const char* zt_version(void); /* "0.1.0" */
+ZT_API const char* zt_last_error(void);
+ZT_API zt_result zt_runtime_new(zt_runtime** out);
+/* Stops every node of the runtime (state kept), then the thread. Node handles of this runtime
+ * must still be freed with zt_node_free (which is then cheap) and not used otherwise. */
+ZT_API void zt_runtime_free(zt_runtime* rt);
+
+/* ---- Nodes -------------------------------------------------------------------------------- */
+typedef struct zt_node_options {
+  uint32_t struct_size;
+  const char* home;            /* state directory (created 0700); NULL = in memory */
+  uint16_t port;               /* UDP port; 0 = any free port */
+  const char* bind;            /* comma-separated IPs to bind, e.g. "127.0.0.1,::1"; NULL = all */
+  const uint8_t* planet;       /* planet world bytes (see `ztcore world make`), or NULL */
+  size_t planet_len;
+  const char* planet_file;     /* or a planet file path; NULL = use home/planet if any */
+  const char* identity;        /* secret identity text; NULL = load from home or generate */
+  int allow_loopback;          /* nonzero: use 127.0.0.0/8 and ::1 paths (stock nodes refuse) */
+  int64_t online_timeout_ms;   /* 0 = default (30000) */
+  zt_event_cb on_event;        /* may be NULL */
+  void* user;                  /* passed to on_event */
+} zt_node_options;
+
+ZT_API void zt_node_options_init(zt_node_options* o);
+/* Creates and starts a node (binds its sockets, loads or creates its identity). */
+ZT_API zt_result zt_node_new(zt_runtime* rt, const zt_node_options* opts, zt_node** out);
+/* Stops the node (closes sockets; state stays in its home) and frees the handle. */
+ZT_API void zt_node_free(zt_node* node);
+
+typedef struct zt_node_status {
+  uint64_t address;
+  int online;
+  uint16_t port;
+  uint64_t planet_id;
+  uint64_t planet_timestamp;
+  char public_identity[160]; /* text form, NUL-terminated */
+} zt_node_status;
+ZT_API zt_result zt_node_status_get(zt_node* node, zt_node_status* out);
+ZT_API uint64_t zt_node_address(const zt_node* node);
+
+typedef enum zt_peer_role { ZT_PEER_LEAF = 0, ZT_PEER_MOON = 1, ZT_PEER_PLANET = 2 } zt_peer_role;
+
+#define ZT_MAX_PEER_PATHS 8
+typedef struct zt_path {
+  char address[64];    /* "ip/port" */
+  int64_t last_send;   /* ms, runtime clock (Unix epoch) */
+  int64_t last_receive;
+  int alive;
+  int preferred;
+} zt_path;
+
+typedef struct zt_peer {
+  uint64_t address;
+  int role;            /* zt_peer_role */
+  int latency_ms;      /* -1 unknown */
+  int version_major, version_minor, version_revision; /* -1 unknown */
+  int protocol_version;
+  int direct;          /* has an alive direct path (else traffic is relayed by a root) */
+  unsigned path_count; /* paths in `paths` (at most ZT_MAX_PEER_PATHS) */
+  zt_path paths[ZT_MAX_PEER_PATHS];
+} zt_peer;
+
+/* Fills up to `cap` peers; *count receives the total number (may exceed cap). */
+ZT_API zt_result zt_node_peers(zt_node* node, zt_peer* out, size_t cap, size_t* count);
+
+ZT_API zt_result zt_node_orbit(zt_node* node, uint64_t moon_id, uint64_t seed);
+ZT_API zt_result zt_node_deorbit(zt_node* node, uint64_t moon_id);
+
+/* Sends a USER_MESSAGE (no delivery guarantee, like UDP). */
+ZT_API zt_result zt_node_send_user_message(zt_node* node, uint64_t dest, uint64_t type_id,
+                                           const void* data, size_t len);
+/* Sends an ECHO; the reply updates the peer's latency. */
+ZT_API zt_result zt_node_ping(zt_node* node, uint64_t dest);
+
+typedef struct zt_counters {
+  uint64_t datagrams_in, datagrams_out, packets_in, relayed;
+  uint64_t dropped_malformed, dropped_auth, dropped_unknown_peer, dropped_policy;
+  uint64_t whois_sent;
+} zt_counters;
+ZT_API zt_result zt_node_counters(zt_node* node, zt_counters* out);
+
+/* ---- Identities ---------------------------------------------------------------------------- */
+/* Generates a new identity; writes its secret text form (NUL-terminated) into buf. */
+ZT_API zt_result zt_identity_generate(char* buf, size_t cap);
+/* Validates an identity text (public or secret form); writes its address to *address. */
+ZT_API zt_result zt_identity_validate(const char* text, uint64_t* address);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ZTCORE_H */

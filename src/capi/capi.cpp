@@ -1,0 +1,289 @@
+// extern "C" shims over the runtime: catch everything, map to zt_result, keep the message.
+#include "ztcore/ztcore.h"
+
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <new>
+#include <sstream>
+#include <string>
+
+#include "crypto/crypto.hpp"
+#include "proto/identity.hpp"
+#include "runtime/runtime.hpp"
+
+using namespace zt;
+
+struct zt_runtime {
+  runtime::Runtime rt;
+};
+
+struct zt_node {
+  zt_runtime* owner = nullptr;
+  std::shared_ptr<runtime::NodeHandle> h;
+  zt_event_cb cb = nullptr;
+  void* user = nullptr;
+};
+
+namespace {
+
+thread_local std::string g_last_error;
+
+zt_result fail(zt_result code, std::string msg) {
+  g_last_error = std::move(msg);
+  return code;
+}
+
+template <class F>
+zt_result guarded(F&& f) {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {
+    return fail(ZT_ERR_INTERNAL, "out of memory");
+  } catch (const std::exception& e) {
+    return fail(ZT_ERR_INTERNAL, e.what());
+  } catch (...) {
+    return fail(ZT_ERR_INTERNAL, "unknown exception");
+  }
+}
+
+// A node may not be driven from its own runtime's callbacks (the core is not reentrant).
+bool usable(zt_node* n) { return n && n->h && n->owner && !n->owner->rt.on_loop_thread(); }
+
+zt_result check_node(zt_node* n) {
+  if (!n || !n->h) return fail(ZT_ERR_INVALID_ARGUMENT, "null node");
+  if (!usable(n)) return fail(ZT_ERR_STATE, "ztcore functions cannot be called from an event callback");
+  return ZT_OK;
+}
+
+zt_result from_status(const Status& st, zt_result code = ZT_ERR_INVALID_ARGUMENT) {
+  if (st.ok()) return ZT_OK;
+  return fail(code, st.error());
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* zt_version(void) { return "0.1.0"; }
+const char* zt_last_error(void) { return g_last_error.c_str(); }
+
+zt_result zt_runtime_new(zt_runtime** out) {
+  if (!out) return fail(ZT_ERR_INVALID_ARGUMENT, "null output pointer");
+  return guarded([&] {
+    *out = new zt_runtime();
+    return ZT_OK;
+  });
+}
+
+void zt_runtime_free(zt_runtime* rt) {
+  if (!rt) return;
+  try {
+    delete rt;
+  } catch (...) {
+  }
+}
+
+void zt_node_options_init(zt_node_options* o) {
+  if (!o) return;
+  std::memset(o, 0, sizeof *o);
+  o->struct_size = sizeof *o;
+  o->port = 9993;
+}
+
+zt_result zt_node_new(zt_runtime* rt, const zt_node_options* o, zt_node** out) {
+  if (!rt || !o || !out) return fail(ZT_ERR_INVALID_ARGUMENT, "null argument");
+  if (o->struct_size < offsetof(zt_node_options, user) + sizeof(void*))
+    return fail(ZT_ERR_INVALID_ARGUMENT, "zt_node_options.struct_size too small (call zt_node_options_init)");
+  if (rt->rt.on_loop_thread()) return fail(ZT_ERR_STATE, "cannot create a node from an event callback");
+  return guarded([&]() -> zt_result {
+    runtime::NodeConfig c;
+    if (o->home) c.home = o->home;
+    c.port = o->port;
+    if (o->bind) {
+      std::stringstream ss(o->bind);
+      std::string part;
+      while (std::getline(ss, part, ',')) {
+        if (part.empty()) continue;
+        auto a = proto::InetAddress::parse(part);
+        if (!a) return fail(ZT_ERR_INVALID_ARGUMENT, "bad bind address: " + part);
+        c.bind.push_back(*a);
+      }
+    }
+    if (o->planet && o->planet_len) {
+      c.planet = Bytes(o->planet, o->planet + o->planet_len);
+    } else if (o->planet_file) {
+      auto b = runtime::read_file(o->planet_file);
+      if (!b) return fail(ZT_ERR_IO, std::string("cannot read planet file ") + o->planet_file);
+      c.planet = *b;
+    }
+    if (o->identity) {
+      std::string text(o->identity);
+      while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+      auto id = proto::Identity::parse(text);
+      if (!id.ok()) return fail(ZT_ERR_INVALID_ARGUMENT, "bad identity: " + id.error());
+      if (!id->has_private()) return fail(ZT_ERR_INVALID_ARGUMENT, "identity has no secret part");
+      c.identity = *id;
+    }
+    c.allow_loopback = o->allow_loopback != 0;
+    if (o->online_timeout_ms > 0) c.online_timeout_ms = o->online_timeout_ms;
+    auto node = std::make_unique<zt_node>();
+    node->owner = rt;
+    node->cb = o->on_event;
+    node->user = o->user;
+    if (node->cb) {
+      zt_node* raw = node.get();
+      c.on_event = [raw](const core::Event& e) {
+        zt_event ev{};
+        ev.type = int(e.type);
+        ev.peer = e.peer;
+        ev.type_id = e.type_id;
+        ev.data = e.data.data();
+        ev.len = e.data.size();
+        ev.text = e.text.c_str();
+        try {
+          raw->cb(raw, raw->user, &ev);
+        } catch (...) {
+        }
+      };
+    }
+    auto h = rt->rt.add_node(std::move(c));
+    if (!h.ok()) {
+      const std::string& m = h.error();
+      const bool io = m.find("bind") != std::string::npos || m.find("cannot") != std::string::npos;
+      return fail(io ? ZT_ERR_IO : ZT_ERR_INVALID_ARGUMENT, m);
+    }
+    node->h = *h;
+    *out = node.release();
+    return ZT_OK;
+  });
+}
+
+void zt_node_free(zt_node* node) {
+  if (!node) return;
+  try {
+    if (node->h && node->owner && !node->owner->rt.on_loop_thread()) node->owner->rt.remove_node(node->h);
+    node->h.reset();
+    delete node;
+  } catch (...) {
+  }
+}
+
+uint64_t zt_node_address(const zt_node* node) { return node && node->h ? node->h->address() : 0; }
+
+zt_result zt_node_status_get(zt_node* node, zt_node_status* out) {
+  if (zt_result r = check_node(node); r != ZT_OK) return r;
+  if (!out) return fail(ZT_ERR_INVALID_ARGUMENT, "null output");
+  return guarded([&] {
+    auto s = node->h->status();
+    std::memset(out, 0, sizeof *out);
+    out->address = s.address;
+    out->online = s.online;
+    out->port = node->h->port();
+    out->planet_id = s.planet_id;
+    out->planet_timestamp = s.planet_timestamp;
+    std::snprintf(out->public_identity, sizeof out->public_identity, "%s", s.public_identity.c_str());
+    return ZT_OK;
+  });
+}
+
+zt_result zt_node_peers(zt_node* node, zt_peer* out, size_t cap, size_t* count) {
+  if (zt_result r = check_node(node); r != ZT_OK) return r;
+  if (!count || (cap && !out)) return fail(ZT_ERR_INVALID_ARGUMENT, "null output");
+  return guarded([&] {
+    auto peers = node->h->peers();
+    *count = peers.size();
+    for (size_t i = 0; i < peers.size() && i < cap; ++i) {
+      const auto& p = peers[i];
+      zt_peer& o = out[i];
+      std::memset(&o, 0, sizeof o);
+      o.address = p.address;
+      o.role = int(p.role);
+      o.latency_ms = p.latency_ms;
+      o.version_major = p.version_major;
+      o.version_minor = p.version_minor;
+      o.version_revision = p.version_revision;
+      o.protocol_version = p.protocol_version;
+      o.direct = p.direct;
+      for (const auto& path : p.paths) {
+        if (o.path_count >= ZT_MAX_PEER_PATHS) break;
+        zt_path& z = o.paths[o.path_count++];
+        std::snprintf(z.address, sizeof z.address, "%s", path.address.to_string().c_str());
+        z.last_send = path.last_send;
+        z.last_receive = path.last_receive;
+        z.alive = path.alive;
+        z.preferred = path.preferred;
+      }
+    }
+    return ZT_OK;
+  });
+}
+
+zt_result zt_node_orbit(zt_node* node, uint64_t moon_id, uint64_t seed) {
+  if (zt_result r = check_node(node); r != ZT_OK) return r;
+  return guarded([&] { return from_status(node->h->orbit(moon_id, seed)); });
+}
+
+zt_result zt_node_deorbit(zt_node* node, uint64_t moon_id) {
+  if (zt_result r = check_node(node); r != ZT_OK) return r;
+  return guarded([&] { return from_status(node->h->deorbit(moon_id)); });
+}
+
+zt_result zt_node_send_user_message(zt_node* node, uint64_t dest, uint64_t type_id, const void* data, size_t len) {
+  if (zt_result r = check_node(node); r != ZT_OK) return r;
+  if (len && !data) return fail(ZT_ERR_INVALID_ARGUMENT, "null data");
+  if (dest == 0 || proto::address_reserved(dest)) return fail(ZT_ERR_INVALID_ARGUMENT, "invalid destination address");
+  return guarded([&] {
+    auto st = node->h->send_user_message(dest, type_id, ByteSpan(static_cast<const uint8_t*>(data), len));
+    if (!st.ok() && st.error().find("too large") != std::string::npos) return fail(ZT_ERR_TOO_LARGE, st.error());
+    return from_status(st);
+  });
+}
+
+zt_result zt_node_ping(zt_node* node, uint64_t dest) {
+  if (zt_result r = check_node(node); r != ZT_OK) return r;
+  return guarded([&] { return from_status(node->h->ping(dest)); });
+}
+
+zt_result zt_node_counters(zt_node* node, zt_counters* out) {
+  if (zt_result r = check_node(node); r != ZT_OK) return r;
+  if (!out) return fail(ZT_ERR_INVALID_ARGUMENT, "null output");
+  return guarded([&] {
+    auto c = node->h->counters();
+    out->datagrams_in = c.datagrams_in;
+    out->datagrams_out = c.datagrams_out;
+    out->packets_in = c.packets_in;
+    out->relayed = c.relayed;
+    out->dropped_malformed = c.dropped_malformed;
+    out->dropped_auth = c.dropped_auth;
+    out->dropped_unknown_peer = c.dropped_unknown_peer;
+    out->dropped_policy = c.dropped_policy;
+    out->whois_sent = c.whois_sent;
+    return ZT_OK;
+  });
+}
+
+zt_result zt_identity_generate(char* buf, size_t cap) {
+  if (!buf) return fail(ZT_ERR_INVALID_ARGUMENT, "null buffer");
+  return guarded([&] {
+    crypto::init();
+    std::string s = proto::Identity::generate().to_string(true);
+    if (s.size() + 1 > cap) return fail(ZT_ERR_TOO_LARGE, "buffer too small (need " + std::to_string(s.size() + 1) + ")");
+    std::memcpy(buf, s.c_str(), s.size() + 1);
+    return ZT_OK;
+  });
+}
+
+zt_result zt_identity_validate(const char* text, uint64_t* address) {
+  if (!text) return fail(ZT_ERR_INVALID_ARGUMENT, "null identity");
+  return guarded([&] {
+    crypto::init();
+    auto id = proto::Identity::parse(text);
+    if (!id.ok()) return fail(ZT_ERR_INVALID_ARGUMENT, id.error());
+    if (!id->validate()) return fail(ZT_ERR_INVALID_ARGUMENT, id->validate_reason());
+    if (address) *address = id->address();
+    return ZT_OK;
+  });
+}
+
+}  // extern "C"
