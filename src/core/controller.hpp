@@ -1,0 +1,63 @@
+// The seam between a node and a network controller (PROTOCOL.md §10.1).
+//
+// The core defines this interface; src/controller implements it (SQLite storage, HTTP API).
+// A node with a controller attached answers NETWORK_CONFIG_REQUEST for networks whose ID
+// starts with its address; without one it answers ERROR(UNSUPPORTED_OPERATION).
+//
+// Threading: every call in both directions happens on the node's thread (the runtime loop).
+// A controller whose own threads (HTTP API) need to push configs must marshal onto the node
+// thread (runtime::NodeHandle::with_node) before calling ControllerSender.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "base/bytes.hpp"
+#include "proto/credentials.hpp"
+#include "proto/dictionary.hpp"
+#include "proto/identity.hpp"
+#include "proto/inet_address.hpp"
+#include "proto/packet.hpp"
+
+namespace zt::core {
+
+struct ConfigRequest {
+  uint64_t nwid = 0;
+  proto::Identity requester;            // public identity of the member
+  Bytes metadata;                       // request metadata dictionary (§3.10), text
+  std::optional<proto::InetAddress> from;  // physical address when the request came direct
+  uint64_t packet_id = 0;               // request packet ID; 0 = internal push
+};
+
+// Implemented by the node: how a controller answers.
+class ControllerSender {
+ public:
+  virtual ~ControllerSender() = default;
+  // The controller's identity (= the node's), with its secret key, for signing credentials.
+  virtual const proto::Identity& controller_identity() const = 0;
+  // Sends a config dictionary to `dest`, cut into signed chunks (§3.10): as
+  // OK(NETWORK_CONFIG_REQUEST) in reply to `request_packet_id`, or as a NETWORK_CONFIG push
+  // when it is 0. A config for the node itself is applied locally.
+  virtual void send_config(int64_t now, proto::Address dest, uint64_t nwid,
+                           uint64_t request_packet_id, const proto::Dictionary& config) = 0;
+  // ERROR(in re NETWORK_CONFIG_REQUEST) with [8] nwid (+ [2] len + info dictionary when given).
+  // Nothing is sent for a push (request_packet_id 0).
+  virtual void send_error(int64_t now, proto::Address dest, uint64_t nwid, uint64_t request_packet_id,
+                          proto::ErrorCode code, ByteSpan info = {}) = 0;
+  // NETWORK_CREDENTIALS holding one revocation (§7.5, §10.1 step 16).
+  virtual void send_revocation(int64_t now, proto::Address dest, const proto::Revocation& rev) = 0;
+};
+
+// Implemented by src/controller.
+class NetworkController {
+ public:
+  virtual ~NetworkController() = default;
+  // Called once when attached to a node (Node::set_controller).
+  virtual void attach(ControllerSender* sender) = 0;
+  // A config request for a network whose controller address is this node's.
+  virtual void on_request(int64_t now, const ConfigRequest& req) = 0;
+  // Periodic housekeeping (about once a second).
+  virtual void on_timer(int64_t now) {}
+};
+
+}  // namespace zt::core
