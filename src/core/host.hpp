@@ -11,10 +11,13 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/bytes.hpp"
 #include "proto/identity.hpp"
 #include "proto/inet_address.hpp"
+#include "proto/netconf.hpp"
+#include "proto/vl2.hpp"
 
 namespace zt::core {
 
@@ -51,6 +54,39 @@ struct Event {
   ByteSpan data;            // UserMessage/RemoteTrace payload (valid during the callback)
 };
 
+// Virtual network status (ZT_VirtualNetworkStatus, PROTOCOL.md §11.3).
+enum class NetworkStatus : int {
+  RequestingConfiguration = 0,
+  Ok = 1,
+  AccessDenied = 2,
+  NotFound = 3,
+  PortError = 4,
+  ClientTooOld = 5,
+  AuthenticationRequired = 6,
+};
+const char* network_status_name(NetworkStatus s);  // "REQUESTING_CONFIGURATION", "OK", ...
+
+// What the host needs to run a virtual port for a joined network (§11.3).
+struct NetworkInfo {
+  uint64_t nwid = 0;
+  proto::Mac mac;                       // our MAC on this network (§4.2)
+  std::string name;
+  NetworkStatus status = NetworkStatus::RequestingConfiguration;
+  bool has_config = false;
+  bool is_public = false;
+  unsigned mtu = 2800;
+  bool broadcast = true;
+  unsigned multicast_limit = 0;
+  uint64_t revision = 0;
+  std::vector<InetAddress> assigned_addresses;  // port field = prefix bits
+  std::vector<proto::NetworkRoute> routes;
+  std::vector<proto::MulticastGroup> subscriptions;
+  std::string authentication_url;      // when AuthenticationRequired
+};
+
+// Port-config operations (ZT_VirtualNetworkConfigOperation).
+enum class NetworkOp : int { Up = 1, ConfigUpdate = 2, Down = 3, Destroy = 4 };
+
 class Host {
  public:
   virtual ~Host() = default;
@@ -66,6 +102,13 @@ class Host {
   virtual void event(const Event& e) = 0;
   // Fills `out` with random bytes (cryptographic quality in production; seeded in tests).
   virtual void random(uint8_t* out, size_t n) = 0;
+  // Delivers an Ethernet frame from a virtual network (payload without the 14-byte header).
+  // Called synchronously from process_wire_packet, or, for frames the core synthesizes while
+  // sending (NDP emulation, frames to our own MAC), right after send_frame returns.
+  virtual void frame(uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype, uint16_t vlan,
+                     ByteSpan data) {}
+  // A joined network came up, changed config or status, or went away.
+  virtual void network_config(uint64_t nwid, NetworkOp op, const NetworkInfo& info) {}
   // May the node use this physical path for this peer? (default: yes)
   virtual bool path_check(Address peer, int64_t local_socket, const InetAddress& addr) {
     return true;

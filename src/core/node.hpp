@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "core/controller.hpp"
 #include "core/host.hpp"
 #include "proto/identity.hpp"
 #include "proto/world.hpp"
@@ -104,6 +105,25 @@ class Node {
   Status send_user_message(int64_t now, Address dest, uint64_t type_id, ByteSpan data);
   // Sends an ECHO to a peer (for RTT measurement); the reply updates its latency.
   Status ping(int64_t now, Address dest);
+
+  // ---- Virtual networks (VL2) ----
+  // Joins a network: requests its config from the controller (nwid >> 24); a cached config
+  // (StateObject::NetworkConfig) is used meanwhile. Idempotent.
+  Status join(int64_t now, uint64_t nwid);
+  // Leaves: forgets the network and its cached config; the host gets NetworkOp::Destroy.
+  Status leave(int64_t now, uint64_t nwid);
+  std::vector<NetworkInfo> networks() const;
+  std::optional<NetworkInfo> network(uint64_t nwid) const;
+  // Sends an Ethernet frame (payload without header) on a joined network (§16.2). Error only
+  // when the network is not joined or the frame is larger than the network MTU; frames the
+  // network refuses (no config yet, foreign source MAC, rules) are dropped with a Trace event.
+  Status send_frame(int64_t now, uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype,
+                    uint16_t vlan, ByteSpan data);
+  Status multicast_subscribe(int64_t now, uint64_t nwid, const proto::MulticastGroup& g);
+  Status multicast_unsubscribe(int64_t now, uint64_t nwid, const proto::MulticastGroup& g);
+  // Attaches a network controller (not owned; must outlive the node or be detached with
+  // nullptr). Networks whose ID starts with our address are then served by it.
+  void set_controller(NetworkController* c);
 
   Address address() const;
   const proto::Identity& identity() const;

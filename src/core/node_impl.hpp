@@ -50,6 +50,9 @@ class Vl2Handler {
   virtual void on_timer(int64_t now) = 0;
 };
 
+// Creates the VL2 layer for a node (defined in network.cpp).
+std::unique_ptr<Vl2Handler> make_vl2(Node::Impl& n);
+
 struct Node::Impl {
   Impl(Host& h, NodeOptions o);
   Status start(int64_t now);
@@ -167,6 +170,7 @@ struct Node::Impl {
   std::unordered_map<Address, std::pair<int64_t, unsigned>> pdp_window;
   Counters counters;
   Vl2Handler* vl2 = nullptr;
+  std::unique_ptr<Vl2Handler> vl2_owner;  // the VL2 layer (network.cpp), created with the node
 };
 
 }  // namespace zt::core

@@ -1,0 +1,175 @@
+// VL2: virtual networks on top of VL1 — join/config (§3.10, §9), the switch for frames
+// (§16.2, §16.4), multicast (§16.3), credentials (§3.9, §7.6) and the controller seam (§10).
+// Internal to the core; the public surface is Node's VL2 methods.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+#include "core/controller.hpp"
+#include "core/membership.hpp"
+#include "core/node_impl.hpp"
+#include "proto/netconf.hpp"
+#include "proto/vl2.hpp"
+
+namespace zt::core {
+
+struct MemberRecord {
+  Membership m;
+  int64_t last_pushed = 0;     // our credentials pushed to this member
+  int64_t last_like = 0;       // per-member LIKE timer (§16.3.2)
+};
+
+struct ChunkSlot {
+  uint64_t update_id = 0;
+  uint64_t counter = 0;
+  std::set<uint64_t> chunk_ids;
+  Bytes data;
+  uint64_t received = 0;
+  uint32_t total = 0;
+};
+
+struct Network {
+  uint64_t nwid = 0;
+  NetworkStatus status = NetworkStatus::RequestingConfiguration;
+  std::optional<proto::NetworkConfig> config;
+  int64_t config_received_at = 0;
+  int64_t last_request = 0;
+  bool announced_up = false;
+  std::string auth_url;
+  std::set<proto::MulticastGroup> subscriptions;
+  std::map<proto::MulticastGroup, int64_t> bridged_groups;  // "groups behind me"
+  std::map<proto::Mac, Address> bridge_routes;
+  std::map<Address, MemberRecord> members;
+  std::array<ChunkSlot, 3> slots;
+  int64_t last_full_announce = 0;
+
+  proto::Mac mac(Address self) const { return proto::Mac::from_address(self, nwid); }
+  bool is_bridge(Address a) const;
+  bool am_bridge(Address self) const { return is_bridge(self); }
+};
+
+struct PendingMulticast {
+  int64_t created = 0;
+  uint64_t nwid = 0;
+  proto::MulticastGroup group;
+  std::optional<proto::Mac> source;  // bridged source MAC, else MAC(self)
+  uint16_t ethertype = 0;
+  Bytes data;
+  unsigned limit = 0;
+  std::set<Address> sent_to;
+};
+
+struct GroupState {
+  std::map<Address, int64_t> members;  // address -> last seen
+  int64_t last_gather = 0;
+  std::deque<PendingMulticast> pending;
+};
+
+// An inbound frame packet refused by the gate, retried when credentials arrive (§16.4).
+struct RetryFrame {
+  Address from;
+  Bytes packet;  // decrypted, decompressed packet (header + payload)
+  int64_t at;
+  int64_t next_error;
+};
+
+class Vl2 final : public Vl2Handler, public ControllerSender {
+ public:
+  explicit Vl2(Node::Impl& n);
+
+  // Node API
+  Status join(int64_t now, uint64_t nwid);
+  Status leave(int64_t now, uint64_t nwid);
+  std::vector<NetworkInfo> networks() const;
+  std::optional<NetworkInfo> network(uint64_t nwid) const;
+  Status send_frame(int64_t now, uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype,
+                    uint16_t vlan, ByteSpan data);
+  Status subscribe(int64_t now, uint64_t nwid, const proto::MulticastGroup& g);
+  Status unsubscribe(int64_t now, uint64_t nwid, const proto::MulticastGroup& g);
+  void set_controller(NetworkController* c);
+  // Frames synthesized during send_frame, delivered after it returns (§16.1.6).
+  void flush_local_frames();
+
+  // Vl2Handler
+  void on_packet(int64_t now, Address from, const proto::PacketView& pv, const proto::Message& m) override;
+  void on_error(int64_t now, Address from, const proto::ErrorMessage& e) override;
+  void on_peer_known(int64_t now, Address a) override;
+  void on_timer(int64_t now) override;
+
+  // ControllerSender
+  const proto::Identity& controller_identity() const override;
+  void send_config(int64_t now, Address dest, uint64_t nwid, uint64_t request_packet_id,
+                   const proto::Dictionary& config) override;
+  void send_error(int64_t now, Address dest, uint64_t nwid, uint64_t request_packet_id,
+                  proto::ErrorCode code, ByteSpan info) override;
+  void send_revocation(int64_t now, Address dest, const proto::Revocation& rev) override;
+
+ private:
+  Node::Impl& n_;
+  Address self() const;
+  std::map<uint64_t, Network> nets_;
+  std::map<std::pair<uint64_t, proto::MulticastGroup>, GroupState> groups_;
+  std::deque<RetryFrame> retry_;
+  NetworkController* controller_ = nullptr;
+  std::map<std::pair<uint64_t, Address>, int64_t> configured_;  // controller: recent configs sent
+  struct LocalFrame {
+    uint64_t nwid;
+    proto::Mac src, dst;
+    uint16_t ethertype, vlan;
+    Bytes data;
+  };
+  std::vector<LocalFrame> local_frames_;
+  int64_t last_timer_ = 0;
+
+  Network* find(uint64_t nwid);
+  NetworkInfo info_of(const Network& net) const;
+  void notify(Network& net, NetworkOp op);
+  const proto::Identity* identity_of(Address a);
+  void trace(const std::string& s) { n_.trace(s); }
+
+  // config
+  void request_config(int64_t now, Network& net);
+  void on_config_chunk(int64_t now, Address from, uint64_t packet_id, const proto::ConfigChunk& c, bool push);
+  void apply_config(int64_t now, Network& net, const proto::NetworkConfig& cfg, ByteSpan dict, bool persist);
+  void on_config_request(int64_t now, Address from, const proto::PacketView& pv, const proto::NetworkConfigRequest& r);
+
+  // membership
+  MemberRecord& member(Network& net, Address a);
+  bool gate(int64_t now, Network& net, Address peer);
+  void push_credentials(int64_t now, Network& net, Address to, bool force_rate_limited);
+  void on_credentials(int64_t now, Address from, const proto::NetworkCredentials& c);
+  void offer_com(int64_t now, Network& net, Address from, const proto::CertificateOfMembership& com);
+
+  // outbound
+  void deliver(uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype, uint16_t vlan, ByteSpan data);
+  bool ndp_emulate(Network& net, proto::Mac src, ByteSpan data);
+  void send_multicast(int64_t now, Network& net, Address origin, const proto::MulticastGroup& g,
+                      std::optional<proto::Mac> src, uint16_t ethertype, ByteSpan data);
+  bool send_multicast_copy(int64_t now, Network& net, PendingMulticast& pm, Address to, unsigned gather_limit);
+  void gather(int64_t now, Network& net, const proto::MulticastGroup& g, unsigned limit);
+  std::vector<proto::MulticastGroup> announced_groups(const Network& net) const;
+  std::vector<Address> upstream_set(const Network& net) const;
+  void announce(int64_t now, Network& net, const std::vector<proto::MulticastGroup>& groups, Address to);
+  void add_group_member(int64_t now, uint64_t nwid, const proto::MulticastGroup& g, Address a);
+  proto::GatherResults gather_results(uint64_t nwid, const proto::MulticastGroup& g, Address requester, uint32_t limit);
+  bool subscribed_or_behind(const Network* net, const proto::MulticastGroup& g) const;
+
+  // inbound
+  // Returns false when the gate refused the frame (caller queues it for retry).
+  bool on_frame(int64_t now, Address from, const proto::PacketView& pv, const proto::Frame& f);
+  bool on_ext_frame(int64_t now, Address from, const proto::PacketView& pv, const proto::ExtFrame& f);
+  bool on_multicast_frame(int64_t now, Address from, const proto::PacketView& pv, const proto::MulticastFrame& f);
+  void on_like(int64_t now, Address from, const proto::MulticastLike& l);
+  void on_gather(int64_t now, Address from, const proto::PacketView& pv, const proto::MulticastGather& g);
+  void need_credentials(int64_t now, Address from, const proto::PacketView& pv, uint64_t nwid);
+  bool authorized_for_multicast(int64_t now, uint64_t nwid, Address from);
+  bool filter(int64_t now, Network& net, bool inbound, Address zt_src, Address& zt_dst, proto::Mac msrc,
+              proto::Mac mdst, uint16_t ethertype, uint16_t vlan, ByteSpan data, bool no_tee, bool* super_accept);
+};
+
+}  // namespace zt::core
