@@ -225,7 +225,7 @@ struct MessageJson {
     }
     return j;
   }
-  Json operator()(const NetworkConfig& m) const { return chunk_json(m.chunk, lookup); }
+  Json operator()(const NetworkConfigPush& m) const { return chunk_json(m.chunk, lookup); }
   Json operator()(const MulticastGather& m) const {
     Json j;
     j["nwid"] = id16(m.nwid);

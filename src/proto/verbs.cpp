@@ -616,10 +616,10 @@ void NetworkConfigRequest::encode(Writer& w) const {
 }
 
 // ---- NETWORK_CONFIG (§3.10) -------------------------------------------------------------------
-Result<NetworkConfig> NetworkConfig::decode(ByteSpan payload) {
+Result<NetworkConfigPush> NetworkConfigPush::decode(ByteSpan payload) {
   auto c = ConfigChunk::decode(payload, false);
   if (!c) return fail("NETWORK_CONFIG", c.error());
-  return NetworkConfig{std::move(*c)};
+  return NetworkConfigPush{std::move(*c)};
 }
 
 // ---- MULTICAST_GATHER (§3.12) ------------------------------------------------------------------
@@ -790,7 +790,7 @@ Result<Message> decode_message(Verb v, ByteSpan p) {
     case Verb::MulticastLike: return as_message<MulticastLike>(MulticastLike::decode(p));
     case Verb::NetworkCredentials: return as_message<NetworkCredentials>(NetworkCredentials::decode(p));
     case Verb::NetworkConfigRequest: return as_message<NetworkConfigRequest>(NetworkConfigRequest::decode(p));
-    case Verb::NetworkConfig: return as_message<NetworkConfig>(NetworkConfig::decode(p));
+    case Verb::NetworkConfig: return as_message<NetworkConfigPush>(NetworkConfigPush::decode(p));
     case Verb::MulticastGather: return as_message<MulticastGather>(MulticastGather::decode(p));
     case Verb::MulticastFrame: return as_message<MulticastFrame>(MulticastFrame::decode(p));
     case Verb::PushDirectPaths: return as_message<PushDirectPaths>(PushDirectPaths::decode(p));
@@ -817,7 +817,7 @@ struct VerbOf {
   Verb operator()(const MulticastLike&) const { return Verb::MulticastLike; }
   Verb operator()(const NetworkCredentials&) const { return Verb::NetworkCredentials; }
   Verb operator()(const NetworkConfigRequest&) const { return Verb::NetworkConfigRequest; }
-  Verb operator()(const NetworkConfig&) const { return Verb::NetworkConfig; }
+  Verb operator()(const NetworkConfigPush&) const { return Verb::NetworkConfig; }
   Verb operator()(const MulticastGather&) const { return Verb::MulticastGather; }
   Verb operator()(const MulticastFrame&) const { return Verb::MulticastFrame; }
   Verb operator()(const PushDirectPaths&) const { return Verb::PushDirectPaths; }

@@ -371,10 +371,10 @@ struct NetworkConfigRequest {
 };
 
 // NETWORK_CONFIG (0x0c), §3.10: one config chunk (never the legacy form).
-struct NetworkConfig {
+struct NetworkConfigPush {
   ConfigChunk chunk;
 
-  static Result<NetworkConfig> decode(ByteSpan payload);
+  static Result<NetworkConfigPush> decode(ByteSpan payload);
   void encode(Writer& w) const { chunk.encode(w); }
 };
 
@@ -468,7 +468,7 @@ struct UnknownVerb {
 // ==== Dispatch =================================================================================
 using Message = std::variant<Nop, Hello, ErrorMessage, OkMessage, Whois, Rendezvous, Frame,
                              ExtFrame, Echo, MulticastLike, NetworkCredentials,
-                             NetworkConfigRequest, NetworkConfig, MulticastGather,
+                             NetworkConfigRequest, NetworkConfigPush, MulticastGather,
                              MulticastFrame, PushDirectPaths, Ack, QosMeasurement, UserMessage,
                              RemoteTrace, PathNegotiationRequest, UnknownVerb>;
 
