@@ -50,6 +50,8 @@ Result<std::unique_ptr<Node>> Node::create(Host& host, NodeOptions opts, int64_t
   if (!opts.identity.has_private()) return err("node identity has no private key");
   if (address_reserved(opts.identity.address())) return err("node identity has a reserved address");
   auto impl = std::make_unique<Impl>(host, std::move(opts));
+  impl->vl2_owner = make_vl2(*impl);
+  impl->vl2 = impl->vl2_owner.get();
   auto st = impl->start(now);
   if (!st.ok()) return st.take_error();
   return std::unique_ptr<Node>(new Node(std::move(impl)));

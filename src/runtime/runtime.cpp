@@ -154,6 +154,12 @@ struct NodeHandle::Impl final : core::Host {
     if (cfg.on_event) cfg.on_event(e);
   }
   void random(uint8_t* o, size_t n) override { crypto::random_bytes(o, n); }
+  void frame(uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype, uint16_t vlan, ByteSpan data) override {
+    if (cfg.on_frame) cfg.on_frame(nwid, src, dst, ethertype, vlan, data);
+  }
+  void network_config(uint64_t nwid, core::NetworkOp op, const core::NetworkInfo& info) override {
+    if (cfg.on_network) cfg.on_network(nwid, op, info);
+  }
 };
 
 struct Runtime::Impl {
@@ -414,6 +420,8 @@ Result<std::shared_ptr<NodeHandle>> Runtime::add_node(NodeConfig cfg) {
       return;
     }
     raw->node = std::move(node.value());
+    if (raw->cfg.controller) raw->node->set_controller(raw->cfg.controller);
+    for (uint64_t nwid : raw->cfg.join) (void)raw->node->join(now, nwid);
     raw->deadline = now;
     raw->flush_all();
     for (size_t i = 0; i < raw->sockets.size(); ++i) {
@@ -512,6 +520,52 @@ Status NodeHandle::orbit(uint64_t moon_id, proto::Address seed) {
 Status NodeHandle::deorbit(uint64_t moon_id) {
   Status st = err("node stopped");
   with_node([&](core::Node& n, int64_t now) { st = n.deorbit(now, moon_id); });
+  return st;
+}
+
+}  // namespace zt::runtime
+
+namespace zt::runtime {
+
+Status NodeHandle::join(uint64_t nwid) {
+  Status st = err("node stopped");
+  with_node([&](core::Node& n, int64_t now) { st = n.join(now, nwid); });
+  return st;
+}
+
+Status NodeHandle::leave(uint64_t nwid) {
+  Status st = err("node stopped");
+  with_node([&](core::Node& n, int64_t now) { st = n.leave(now, nwid); });
+  return st;
+}
+
+std::vector<core::NetworkInfo> NodeHandle::networks() {
+  std::vector<core::NetworkInfo> v;
+  with_node([&](core::Node& n, int64_t) { v = n.networks(); });
+  return v;
+}
+
+std::optional<core::NetworkInfo> NodeHandle::network(uint64_t nwid) {
+  std::optional<core::NetworkInfo> v;
+  with_node([&](core::Node& n, int64_t) { v = n.network(nwid); });
+  return v;
+}
+
+Status NodeHandle::send_frame(uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype, uint16_t vlan, ByteSpan data) {
+  Status st = err("node stopped");
+  with_node([&](core::Node& n, int64_t now) { st = n.send_frame(now, nwid, src, dst, ethertype, vlan, data); });
+  return st;
+}
+
+Status NodeHandle::multicast_subscribe(uint64_t nwid, const proto::MulticastGroup& g) {
+  Status st = err("node stopped");
+  with_node([&](core::Node& n, int64_t now) { st = n.multicast_subscribe(now, nwid, g); });
+  return st;
+}
+
+Status NodeHandle::multicast_unsubscribe(uint64_t nwid, const proto::MulticastGroup& g) {
+  Status st = err("node stopped");
+  with_node([&](core::Node& n, int64_t now) { st = n.multicast_unsubscribe(now, nwid, g); });
   return st;
 }
 

@@ -38,6 +38,16 @@ struct NodeConfig {
   int64_t online_timeout_ms = 30000;
   // Called on the loop thread for every node event. Event::data is valid only during the call.
   std::function<void(const core::Event&)> on_event;
+  // Ethernet frames from joined networks (loop thread; data valid only during the call).
+  std::function<void(uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype, uint16_t vlan,
+                     ByteSpan data)>
+      on_frame;
+  // Network up / config update / down (loop thread).
+  std::function<void(uint64_t nwid, core::NetworkOp op, const core::NetworkInfo& info)> on_network;
+  // Networks to join at start.
+  std::vector<uint64_t> join;
+  // A network controller to attach (not owned; must outlive the node).
+  core::NetworkController* controller = nullptr;
 };
 
 class Runtime;
@@ -58,6 +68,13 @@ class NodeHandle {
   Status ping(proto::Address dest);
   Status orbit(uint64_t moon_id, proto::Address seed);
   Status deorbit(uint64_t moon_id);
+  Status join(uint64_t nwid);
+  Status leave(uint64_t nwid);
+  std::vector<core::NetworkInfo> networks();
+  std::optional<core::NetworkInfo> network(uint64_t nwid);
+  Status send_frame(uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype, uint16_t vlan, ByteSpan data);
+  Status multicast_subscribe(uint64_t nwid, const proto::MulticastGroup& g);
+  Status multicast_unsubscribe(uint64_t nwid, const proto::MulticastGroup& g);
   // Runs fn(node, now) on the loop thread and waits.
   void with_node(const std::function<void(core::Node&, int64_t)>& fn);
   // Loop-thread only: direct access (e.g. from an event callback).
