@@ -33,6 +33,7 @@ bool ct_equal(const void* a, const void* b, size_t n) {
 // ---- Hashes -----------------------------------------------------------------------------
 
 Sha512Digest sha512(ByteSpan msg) {
+  init();  // selects libsodium's fastest implementations; one guard check after the first call
   Sha512Digest d;
   crypto_hash_sha512(d.data(), msg.data(), msg.size());
   return d;
@@ -91,6 +92,7 @@ inline void xor_into(uint8_t* out, const uint8_t* in, const uint8_t* ks, size_t 
 
 void salsa20_xor(const uint8_t key[32], const uint8_t nonce[8], uint64_t block_counter,
                  int rounds, const uint8_t* in, uint8_t* out, size_t len) {
+  init();
   if (len == 0) return;
   if (rounds == 20) {
     crypto_stream_salsa20_xor_ic(out, in, len, nonce, block_counter, key);
@@ -127,6 +129,7 @@ void salsa20_xor(const uint8_t key[32], const uint8_t nonce[8], uint64_t block_c
 // ---- Poly1305 ---------------------------------------------------------------------------
 
 Poly1305Tag poly1305(const uint8_t key[32], ByteSpan msg) {
+  init();
   Poly1305Tag t;
   crypto_onetimeauth_poly1305(t.data(), msg.data(), msg.size(), key);
   return t;
@@ -135,12 +138,14 @@ Poly1305Tag poly1305(const uint8_t key[32], ByteSpan msg) {
 // ---- Curve25519 / Ed25519 ---------------------------------------------------------------
 
 std::array<uint8_t, 32> x25519_public(const uint8_t scalar[32]) {
+  init();
   std::array<uint8_t, 32> p;
   crypto_scalarmult_curve25519_base(p.data(), scalar);
   return p;
 }
 
 PublicKey public_from_private(const PrivateKey& priv) {
+  init();
   PublicKey pub;
   auto x = x25519_public(priv.data());
   std::memcpy(pub.data(), x.data(), 32);
@@ -151,6 +156,7 @@ PublicKey public_from_private(const PrivateKey& priv) {
 }
 
 SymmetricKey agree(const PrivateKey& mine, const PublicKey& theirs) {
+  init();
   // §1.5. libsodium refuses small-order peer points; the reference does not check and
   // hashes the all-zero X25519 output. We do the same so the key matches what the peer
   // computes (such a key is public, but only the misbehaving peer's own sessions use it).
@@ -169,6 +175,7 @@ SymmetricKey agree(const PrivateKey& mine, const PublicKey& theirs) {
 }
 
 Signature sign(const PrivateKey& priv, ByteSpan msg) {
+  init();
   // §1.6: Ed25519 over the first 32 bytes of SHA-512(msg); the digest half is appended.
   Signature sig{};
   uint8_t h[64];
@@ -183,6 +190,7 @@ Signature sign(const PrivateKey& priv, ByteSpan msg) {
 }
 
 bool verify(const PublicKey& pub, ByteSpan msg, ByteSpan sig) {
+  init();
   if (sig.size() != kSignatureSize) return false;
   uint8_t h[64];
   crypto_hash_sha512(h, msg.data(), msg.size());

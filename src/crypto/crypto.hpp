@@ -28,8 +28,10 @@ Sha384Digest sha384(ByteSpan msg);
 Sha384Digest hmac_sha384(ByteSpan key, ByteSpan msg);
 
 // ---- Salsa20 ----------------------------------------------------------------------------
-// XOR `len` bytes of `in` into `out` with the Salsa20 keystream (rounds = 12 or 20),
-// starting at 64-byte block number `block_counter`. in == out is allowed.
+// XOR `len` bytes of `in` into `out` with the Salsa20 keystream (rounds = 12 or 20; 8 is
+// also accepted, anything else is a programming error and aborts), starting at 64-byte
+// block number `block_counter` (64-bit, little-endian in state words 8..9). in == out is
+// allowed; other overlap is not.
 void salsa20_xor(const uint8_t key[32], const uint8_t nonce[8], uint64_t block_counter,
                  int rounds, const uint8_t* in, uint8_t* out, size_t len);
 
@@ -85,8 +87,9 @@ class AesGmacSiv {
   // The derived AES keys (for known-answer tests).
   static std::array<uint8_t, 32> kbkdf(const SymmetricKey& k, char label);
 
-  // The raw GMAC step (§2.6 step 3) for known-answer tests: 16-byte GHASH tag G over
-  // (aad11 ‖ 5 zero bytes ‖ data) with nonce iv ‖ 00000000 under K0.
+  // The raw GMAC step (§2.6 step 3) for known-answer tests: 16-byte tag G over
+  // (aad11 with hops bits masked ‖ 5 zero bytes ‖ data) with nonce iv ‖ 00000000 under K0.
+  // encrypt()/decrypt() also mask the hops bits (aad11[10] & 0xf8) themselves.
   std::array<uint8_t, 16> gmac(const uint8_t iv[8], const uint8_t aad11[11], const uint8_t* data,
                                size_t len);
 

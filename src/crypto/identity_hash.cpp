@@ -6,6 +6,7 @@
 // draw it in large batches (libsodium's vectorised path) instead of 64 bytes per call.
 #include <sodium.h>
 
+#include <bit>
 #include <cstring>
 #include <memory>
 
@@ -18,11 +19,14 @@ constexpr size_t kMem = 2097152;               // §1.2 M
 constexpr size_t kBlocks = kMem / 64;          // 32768 fill blocks
 constexpr size_t kWords = kMem / 8;            // 262144 words
 constexpr size_t kBatchBlocks = 256;           // loop keystream drawn 16 KiB at a time
-constexpr size_t kBatch = kBatchBlocks * 64;
+constexpr size_t kBatchWords = kBatchBlocks * 8;
 
+// Word arrays, written bytewise by libsodium (char access may alias any object) and read
+// as raw 8-byte words. Plain indexing keeps unoptimised and sanitizer builds fast too: the
+// hash runs in every identity test.
 struct Scratch {
-  uint8_t mem[kMem];
-  uint8_t ks[kBatch];
+  uint64_t mem[kWords];
+  uint64_t ks[kBatchWords];
 };
 
 Scratch& scratch() {
@@ -33,57 +37,55 @@ Scratch& scratch() {
   return *s;
 }
 
-inline uint64_t be64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
-  return v;
+// The big-endian value of a word's 8 raw bytes (§1.2 BE64).
+inline uint64_t be64(uint64_t raw) {
+  if constexpr (std::endian::native == std::endian::little) return __builtin_bswap64(raw);
+  return raw;
 }
 
 }  // namespace
 
 Sha512Digest identity_memory_hard_hash(const PublicKey& pub) {
   init();
-  Sha512Digest d;
-  crypto_hash_sha512(d.data(), pub.data(), pub.size());
+  uint64_t d[8];
+  auto* db = reinterpret_cast<unsigned char*>(d);
+  crypto_hash_sha512(db, pub.data(), pub.size());
   uint8_t key[32], nonce[8];
-  std::memcpy(key, d.data(), 32);
-  std::memcpy(nonce, d.data() + 32, 8);
+  std::memcpy(key, db, 32);
+  std::memcpy(nonce, db + 32, 8);
 
   Scratch& s = scratch();
-  uint8_t* mem = s.mem;
-  // Step 3: block i = block i-1 XOR keystream block i, i.e. a running XOR of the keystream.
-  crypto_stream_salsa20(mem, kMem, nonce, key);
-  for (size_t i = 64; i < kMem; i += 8) {
-    uint64_t cur, prev;
-    std::memcpy(&cur, mem + i, 8);
-    std::memcpy(&prev, mem + i - 64, 8);
-    cur ^= prev;
-    std::memcpy(mem + i, &cur, 8);
-  }
+  uint64_t* mem = s.mem;
+  // Step 3: block i = block i-1 XOR keystream block i, i.e. a running XOR of the keystream
+  // at a distance of one block (8 words).
+  crypto_stream_salsa20(reinterpret_cast<unsigned char*>(mem), kMem, nonce, key);
+  for (size_t i = 8; i < kWords; ++i) mem[i] ^= mem[i - 8];
 
   // Step 4: 131072 iterations, each swapping one buffer word with one digest word, then
   // encrypting the digest with the next keystream block.
   uint64_t counter = kBlocks;
   size_t avail = 0, used = 0;
   for (size_t i = 0; i < kWords; i += 2) {
-    size_t idx1 = size_t(be64(mem + 8 * i) % 8);
-    size_t idx2 = size_t(be64(mem + 8 * (i + 1)) % kWords);
-    uint8_t tmp[8];
-    std::memcpy(tmp, mem + 8 * idx2, 8);
-    std::memcpy(mem + 8 * idx2, d.data() + 8 * idx1, 8);
-    std::memcpy(d.data() + 8 * idx1, tmp, 8);
+    size_t idx1 = size_t(be64(mem[i]) % 8);
+    size_t idx2 = size_t(be64(mem[i + 1]) % kWords);
+    uint64_t tmp = mem[idx2];
+    mem[idx2] = d[idx1];
+    d[idx1] = tmp;
     if (used == avail) {
-      std::memset(s.ks, 0, kBatch);
-      crypto_stream_salsa20_xor_ic(s.ks, s.ks, kBatch, nonce, counter, key);
+      auto* ks = reinterpret_cast<unsigned char*>(s.ks);
+      std::memset(ks, 0, sizeof s.ks);
+      crypto_stream_salsa20_xor_ic(ks, ks, sizeof s.ks, nonce, counter, key);
       counter += kBatchBlocks;
       avail = kBatchBlocks;
       used = 0;
     }
-    const uint8_t* k = s.ks + 64 * used++;
-    for (int j = 0; j < 64; ++j) d[size_t(j)] ^= k[j];
+    const uint64_t* k = s.ks + 8 * used++;
+    for (int j = 0; j < 8; ++j) d[j] ^= k[j];
   }
+  Sha512Digest out;
+  std::memcpy(out.data(), d, 64);
   sodium_memzero(key, sizeof key);
-  return d;
+  return out;
 }
 
 }  // namespace zt::crypto
