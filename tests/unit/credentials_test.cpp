@@ -141,7 +141,9 @@ TEST(Com, TamperingAndWrongSigner) {
     Bytes t = blob;
     t[i] ^= 0x04;
     auto com = parse_exact<Com>(t);
-    if (com) EXPECT_FALSE(com->verify(f.controller_pub)) << i;
+    if (com) {
+      EXPECT_FALSE(com->verify(f.controller_pub)) << i;
+    }
   }
   Bytes t = blob;
   t.back() ^= 1;  // signature

@@ -148,7 +148,9 @@ TEST(World, TamperingBreaksSignature) {
     Bytes t = file;
     t[i] ^= 0x01;
     auto w = World::parse(t);
-    if (w) EXPECT_FALSE(w->verify()) << "byte " << i;
+    if (w) {
+      EXPECT_FALSE(w->verify()) << "byte " << i;
+    }
   }
   Bytes t = file;
   t[100] ^= 0x80;  // inside the signature
