@@ -142,6 +142,24 @@ Path* Peer::best_path(int64_t now, int64_t alive_ms) {
   return best;
 }
 
+Path* Peer::latest_path() {
+  Path* best = nullptr;
+  for (auto& p : paths)
+    if (!best || p.last_receive > best->last_receive) best = &p;
+  return best;
+}
+
+Path* Node::Impl::route(int64_t now, Peer& peer) {
+  // Alive direct path, else relay through an upstream with an alive path (§5.2); when nothing
+  // is alive, a stale direct path, then a stale upstream path: better than dropping.
+  if (Path* direct = peer.best_path(now, path_alive_ms())) return direct;
+  Peer* up = best_upstream(now, peer.identity.address());
+  if (up)
+    if (Path* p = up->best_path(now, path_alive_ms())) return p;
+  if (Path* p = peer.latest_path()) return p;
+  return up ? up->latest_path() : nullptr;
+}
+
 bool Node::Impl::path_allowed(Address peer, int64_t local_socket, const InetAddress& a) const {
   if (a.empty() || a.port() == 0) return false;
   if (a.is_loopback() && !opts.allow_loopback) return false;
@@ -176,28 +194,19 @@ void Node::Impl::raw_send(int64_t local_socket, const InetAddress& to, ByteSpan 
 uint64_t Node::Impl::armor_and_send(int64_t now, Peer& peer, MutByteSpan pkt, Cipher cipher,
                                     int64_t local_socket, const InetAddress* to, Verb expect) {
   MutPacketView v(pkt);
-  Path* direct = nullptr;
+  Path* via = nullptr;
   InetAddress dest_addr;
   int64_t sock = local_socket;
   if (to) {
     dest_addr = *to;
   } else {
-    direct = peer.best_path(now, path_alive_ms());
-    if (direct) {
-      dest_addr = direct->address;
-      sock = direct->local_socket;
-    } else {
-      // Relay via the best upstream that is not the destination (§5.2).
-      Peer* up = best_upstream(now, peer.identity.address());
-      Path* up_path = up ? up->best_path(now, path_alive_ms()) : nullptr;
-      if (!up_path) {
-        trace("no route to " + address_to_string(peer.identity.address()) + ", packet dropped");
-        return 0;
-      }
-      dest_addr = up_path->address;
-      sock = up_path->local_socket;
-      up_path->last_send = now;
+    via = route(now, peer);
+    if (!via) {
+      trace("no route to " + address_to_string(peer.identity.address()) + ", packet dropped");
+      return 0;
     }
+    dest_addr = via->address;
+    sock = via->local_socket;
   }
   if (mark_fragmentation(pkt, opts.phys_mtu) == 0) {
     trace("packet too large to send");
@@ -208,7 +217,7 @@ uint64_t Node::Impl::armor_and_send(int64_t now, Peer& peer, MutByteSpan pkt, Ci
   if (expect != Verb::Nop) expecting[id] = Expect{peer.identity.address(), expect, now};
   for_each_fragment(ByteSpan(pkt), opts.phys_mtu,
                     [&](ByteSpan d) { raw_send(sock, dest_addr, d, 0); });
-  if (direct) direct->last_send = now;
+  if (via) via->last_send = now;
   else if (Path* p = peer.find_path(sock, dest_addr)) p->last_send = now;
   return id;
 }
@@ -287,16 +296,23 @@ void Node::Impl::send_whois(int64_t now, Address target) {
 }
 
 Peer* Node::Impl::best_upstream(int64_t now, Address exclude) {
+  // Prefer an upstream heard from recently on an alive path; failing that, one with any
+  // (not yet expired) path: a root that missed a heartbeat is still the best bet, and the
+  // alternative is dropping the packet.
   Peer* best = nullptr;
   int64_t best_rx = -1;
+  bool best_alive = false;
   for (const auto& u : upstreams) {
     if (u.address == exclude || u.address == self.address()) continue;
     Peer* p = find_peer(u.address);
     if (!p) continue;
-    Path* path = p->best_path(now, path_alive_ms());
-    if (path && path->last_receive > best_rx) {
+    Path* path = p->latest_path();
+    if (!path) continue;
+    const bool alive = now - path->last_receive < path_alive_ms();
+    if ((alive && !best_alive) || (alive == best_alive && path->last_receive > best_rx)) {
       best = p;
       best_rx = path->last_receive;
+      best_alive = alive;
     }
   }
   return best;
@@ -348,9 +364,15 @@ void Node::Impl::relay(int64_t now, int64_t local_socket, const InetAddress& fro
   const Address dest = load_be(d.data() + kOffDest, 5);
   const unsigned hops = fragment ? (d[kFragOffHops] & kHopsMask) : (d[kOffFlags] & kHopsMask);
   if (hops >= kRelayMaxHops) { ++counters.dropped_policy; return; }
+  // A direct path to the destination if we have one, else our best upstream; never back
+  // where it came from (§2.1).
   Peer* to = find_peer(dest);
   Path* path = to ? to->best_path(now, path_alive_ms()) : nullptr;
-  if (!path || (path->address == from)) { ++counters.dropped_unknown_peer; return; }
+  if (!path || path->address == from) {
+    Peer* up = best_upstream(now, dest);
+    path = up ? up->best_path(now, path_alive_ms()) : nullptr;
+  }
+  if (!path || path->address == from) { ++counters.dropped_unknown_peer; return; }
   std::array<uint8_t, kMaxPacketSize> copy;
   std::copy(d.begin(), d.end(), copy.begin());
   if (fragment) copy[kFragOffHops] = uint8_t((copy[kFragOffHops] & ~kHopsMask) | (hops + 1));
@@ -676,16 +698,7 @@ void Node::Impl::on_peer_known(int64_t now, Peer& p) {
   }
   for (auto& h : again) handle_packet(now, h.local_socket, h.from, h.packet);
   // Send what was waiting for this peer's identity.
-  std::deque<PendingOut> out;
-  for (auto it = pending_out.begin(); it != pending_out.end();) {
-    if (it->dest == a) {
-      out.push_back(std::move(*it));
-      it = pending_out.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  for (auto& o : out) send_payload(now, p, o.verb, o.payload, o.compress, o.expect);
+  flush_pending(now);
   if (vl2) vl2->on_peer_known(now, a);
 }
 
@@ -847,9 +860,15 @@ void Node::Impl::process_background(int64_t now) {
     held.pop_front();
     ++counters.dropped_unknown_peer;
   }
-  while (!pending_out.empty() && now - pending_out.front().at > kQueueTimeoutMs) pending_out.pop_front();
+  while (!pending_out.empty() && now - pending_out.front().at > kQueueTimeoutMs) {
+    trace(std::string(verb_name(pending_out.front().verb)) + " to " + address_to_string(pending_out.front().dest) +
+          " expired: identity unknown or no route");
+    pending_out.pop_front();
+  }
+  flush_pending(now);
   for (const auto& h : held) send_whois(now, h.source);
-  for (const auto& o : pending_out) send_whois(now, o.dest);
+  for (const auto& o : pending_out)
+    if (!find_peer(o.dest)) send_whois(now, o.dest);
   std::erase_if(expecting, [&](const auto& kv) { return now - kv.second.at > kExpectReplyMs; });
   std::erase_if(identity_checks, [&](const auto& kv) { return now - kv.second > 60000; });
   std::erase_if(last_unite, [&](const auto& kv) { return now - kv.second > kMinUniteIntervalMs; });
@@ -925,19 +944,36 @@ Status Node::ping(int64_t now, Address dest) {
   return impl_->send_to(now, dest, e, false, Verb::Echo);
 }
 
-// Sends to an address, WHOISing and queueing when the peer is not known yet.
+// Sends to an address; queues (for kQueueTimeoutMs) when the peer is not known yet (and
+// WHOISes it) or when there is no route to it at the moment (no upstream path).
 Status Node::Impl::send_to(int64_t now, Address dest, const Message& m, bool compress, Verb expect) {
   Peer* p = find_peer(dest);
-  if (!p) {
+  if (!p || !route(now, *p)) {
     Writer w;
     encode_message(m, w);
     if (pending_out.size() >= kMaxHeldPackets) pending_out.pop_front();
     pending_out.push_back(PendingOut{dest, message_verb(m), w.take(), now, compress, expect});
-    send_whois(now, dest);
+    if (!p) send_whois(now, dest);
     return ok_status();
   }
-  if (send_message(now, *p, m, compress, expect) == 0) return err("no route to " + address_to_string(dest));
+  if (send_message(now, *p, m, compress, expect) == 0)
+    return err(std::string(verb_name(message_verb(m))) + " to " + address_to_string(dest) +
+               " not sent: larger than " + std::to_string(kMaxFragments) + " fragments at MTU " +
+               std::to_string(opts.phys_mtu));
   return ok_status();
+}
+
+void Node::Impl::flush_pending(int64_t now) {
+  for (auto it = pending_out.begin(); it != pending_out.end();) {
+    Peer* p = find_peer(it->dest);
+    if (!p || !route(now, *p)) {
+      ++it;
+      continue;
+    }
+    PendingOut o = std::move(*it);
+    it = pending_out.erase(it);
+    send_payload(now, *p, o.verb, o.payload, o.compress, o.expect);
+  }
 }
 
 Address Node::address() const { return impl_->self.address(); }

@@ -38,6 +38,7 @@ struct Peer {
 
   Path* find_path(int64_t local_socket, const InetAddress& a);
   Path* best_path(int64_t now, int64_t alive_ms);
+  Path* latest_path();  // most recently heard path, alive or not (nullptr if none)
 };
 
 // Virtual-network layer hook: VL1 hands it every authenticated packet it does not handle.
@@ -63,7 +64,12 @@ struct Node::Impl {
   bool is_upstream(Address a) const;
   Peer* find_peer(Address a);
   Peer* learn_peer(int64_t now, const proto::Identity& id, PeerRole role);
+  // Best upstream to relay through: one with an alive path (most recently heard), else one
+  // with any path. Never `exclude` or ourselves.
   Peer* best_upstream(int64_t now, Address exclude);
+  // Where a packet to `peer` would go now (its alive direct path, else the best upstream's
+  // path); nullptr = no route.
+  Path* route(int64_t now, Peer& peer);
   bool path_allowed(Address peer, int64_t local_socket, const InetAddress& a) const;
   int64_t path_alive_ms() const;
   bool has_moon(uint64_t id) const;
@@ -109,6 +115,8 @@ struct Node::Impl {
   void on_rendezvous(int64_t now, Peer& from_peer, const proto::Rendezvous& r);
   void on_push_direct_paths(int64_t now, Peer& peer, const proto::PushDirectPaths& pdp);
   void on_peer_known(int64_t now, Peer& p);
+  // Sends queued outbound messages whose peer is known and routable now.
+  void flush_pending(int64_t now);
   void accept_worlds(int64_t now, Peer& from, const std::vector<proto::World>& worlds);
 
   // timers
@@ -157,7 +165,7 @@ struct Node::Impl {
     bool compress;
     proto::Verb expect;
   };
-  std::deque<PendingOut> pending_out;  // outbound messages waiting for a WHOIS
+  std::deque<PendingOut> pending_out;  // outbound messages waiting for a WHOIS or a route
   struct Expect {
     Address peer;
     proto::Verb verb;
