@@ -355,7 +355,18 @@ int64_t Node::Impl::receive(int64_t now, int64_t local_socket, const InetAddress
       if (datagram.size() > 4) ++counters.dropped_malformed;
       break;
   }
+  drain_replay(now);
   return next_deadline(now);
+}
+
+void Node::Impl::drain_replay(int64_t now) {
+  // Bounded: a replayed packet's sender is known, so it cannot be held again unless the
+  // peer was forgotten in between; held itself is capped.
+  for (size_t budget = kMaxHeldPackets * 2; !replay.empty() && budget > 0; --budget) {
+    Held h = std::move(replay.front());
+    replay.pop_front();
+    handle_packet(now, h.local_socket, h.from, h.packet);
+  }
 }
 
 void Node::Impl::relay(int64_t now, int64_t local_socket, const InetAddress& from, ByteSpan d, bool fragment) {
@@ -510,6 +521,7 @@ void Node::Impl::handle_hello(int64_t now, int64_t local_socket, const InetAddre
   }
   Peer* peer = find_peer(id.address());
   std::optional<PeerKey> fresh_key;
+  bool is_new = false;
   if (peer) {
     if (!(peer->identity == id)) {
       ++counters.dropped_auth;
@@ -540,6 +552,7 @@ void Node::Impl::handle_hello(int64_t now, int64_t local_socket, const InetAddre
     }
     peer = learn_peer(now, id, PeerRole::Leaf);
     if (!peer) return;
+    is_new = true;
   }
   ++counters.packets_in;
   peer->last_receive = now;
@@ -579,6 +592,8 @@ void Node::Impl::handle_hello(int64_t now, int64_t local_socket, const InetAddre
   send_message(now, *peer, ok, false, Verb::Nop, direct ? local_socket : -1, direct ? &from : nullptr);
   if (direct) note_direct_receive(now, *peer, local_socket, from, v);
   if (is_upstream(peer->identity.address())) update_online(now);
+  // Last: it may queue held packets for replay and send what waited for this identity.
+  if (is_new) on_peer_known(now, *peer);
 }
 
 void Node::Impl::dispatch(int64_t now, Peer& peer, int64_t local_socket, const InetAddress& from, const PacketView& pv) {
@@ -686,17 +701,16 @@ void Node::Impl::on_ok(int64_t now, Peer& peer, int64_t local_socket, const Inet
 void Node::Impl::on_peer_known(int64_t now, Peer& p) {
   const Address a = p.identity.address();
   whois_last.erase(a);
-  // Re-run packets held for this peer (§2.1 rule 3).
-  std::deque<Held> again;
+  // Re-run packets held for this peer (§2.1 rule 3). Not from here: we may be inside
+  // handle_packet, whose packet lives in `buf`; drain_replay() runs them afterwards.
   for (auto it = held.begin(); it != held.end();) {
     if (it->source == a) {
-      again.push_back(std::move(*it));
+      replay.push_back(std::move(*it));
       it = held.erase(it);
     } else {
       ++it;
     }
   }
-  for (auto& h : again) handle_packet(now, h.local_socket, h.from, h.packet);
   // Send what was waiting for this peer's identity.
   flush_pending(now);
   if (vl2) vl2->on_peer_known(now, a);

@@ -115,6 +115,9 @@ struct Node::Impl {
   void on_rendezvous(int64_t now, Peer& from_peer, const proto::Rendezvous& r);
   void on_push_direct_paths(int64_t now, Peer& peer, const proto::PushDirectPaths& pdp);
   void on_peer_known(int64_t now, Peer& p);
+  // Re-runs packets on_peer_known released (called at the top level, never while a packet in
+  // `buf` is still being handled).
+  void drain_replay(int64_t now);
   // Sends queued outbound messages whose peer is known and routable now.
   void flush_pending(int64_t now);
   void accept_worlds(int64_t now, Peer& from, const std::vector<proto::World>& worlds);
@@ -157,6 +160,7 @@ struct Node::Impl {
     Address source;
   };
   std::deque<Held> held;  // inbound packets waiting for their sender's identity
+  std::deque<Held> replay;  // held packets whose sender became known, to re-run
   struct PendingOut {
     Address dest;
     proto::Verb verb;
