@@ -35,6 +35,7 @@ constexpr int64_t kRootRetryMaxMs = 10000;
 constexpr int64_t kIdentityCheckIntervalMs = 100;  // per source address (rate limit)
 constexpr int64_t kForgetPeerMs = 600000;          // drop idle, pathless leaf peers
 constexpr int64_t kTimerGranularityMs = 250;
+constexpr int64_t kOrbitRetryMs = 5000;            // HELLO/WHOIS to a moon seed until it answers
 constexpr size_t kMaxPathsPerPeer = 64;
 
 uint64_t pair_key(Address a, Address b) { return a < b ? (a << 24) ^ b ^ (b << 40) : (b << 24) ^ a ^ (a << 40); }
@@ -713,6 +714,13 @@ void Node::Impl::on_peer_known(int64_t now, Peer& p) {
   }
   // Send what was waiting for this peer's identity.
   flush_pending(now);
+  // A moon seed we were waiting for: ask it for the moon now (HELLO lists wanted moons).
+  for (auto& o : orbits)
+    if (o.seed == a && !has_moon(o.id)) {
+      send_hello(now, p, -1, nullptr);
+      o.next_try = now + kOrbitRetryMs;
+      break;
+    }
   if (vl2) vl2->on_peer_known(now, a);
 }
 
@@ -778,9 +786,15 @@ void Node::Impl::accept_worlds(int64_t now, Peer& from, const std::vector<World>
         changed = true;
       }
     } else if (w.type == World::Type::Moon) {
-      bool seeded = false;
-      for (const auto& o : orbits) seeded |= (o.id == w.id && (o.seed == 0 || o.seed == from.identity.address()));
-      if (!upstream && !seeded) continue;
+      // §5.1/§5.2: updates only from upstreams or moon seeds; a new moon only if we orbit its
+      // ID and it lists the seed we were given among its roots.
+      bool from_seed = false, seeded = false;
+      for (const auto& o : orbits) {
+        from_seed |= o.seed != 0 && o.seed == from.identity.address();
+        if (o.id != w.id || o.seed == 0) continue;
+        for (const auto& r : w.roots) seeded |= r.identity.address() == o.seed;
+      }
+      if (!upstream && !from_seed) continue;
       bool replaced = false;
       for (auto& m : moons)
         if (m.id == w.id) {
@@ -883,6 +897,13 @@ void Node::Impl::process_background(int64_t now) {
   for (const auto& h : held) send_whois(now, h.source);
   for (const auto& o : pending_out)
     if (!find_peer(o.dest)) send_whois(now, o.dest);
+  // Moons we orbit but do not have yet: keep asking the seed (§5.1: OK(HELLO) carries them).
+  for (auto& o : orbits) {
+    if (o.seed == 0 || has_moon(o.id) || o.next_try > now) continue;
+    o.next_try = now + kOrbitRetryMs;
+    if (Peer* p = find_peer(o.seed)) send_hello(now, *p, -1, nullptr);
+    else send_whois(now, o.seed);
+  }
   std::erase_if(expecting, [&](const auto& kv) { return now - kv.second.at > kExpectReplyMs; });
   std::erase_if(identity_checks, [&](const auto& kv) { return now - kv.second > 60000; });
   std::erase_if(last_unite, [&](const auto& kv) { return now - kv.second > kMinUniteIntervalMs; });
@@ -925,9 +946,12 @@ Status Node::orbit(int64_t now, uint64_t moon_id, Address seed) {
     }
   }
   if (!I.has_moon(moon_id) && seed != 0) {
+    // Ask the seed (its OK(HELLO) carries the moon); background retries until it answers.
     if (Peer* p = I.find_peer(seed)) I.send_hello(now, *p, -1, nullptr);
     else I.send_whois(now, seed);
+    I.orbits.back().next_try = now + kOrbitRetryMs;
   }
+  I.drain_replay(now);
   return ok_status();
 }
 

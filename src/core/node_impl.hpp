@@ -135,6 +135,7 @@ struct Node::Impl {
   struct Orbit {
     uint64_t id;
     Address seed;
+    int64_t next_try = 0;  // next HELLO/WHOIS to the seed while the moon is missing
   };
   std::vector<Orbit> orbits;
   struct Upstream {
