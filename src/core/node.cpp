@@ -23,6 +23,8 @@ using namespace zt::proto;
 namespace {
 
 constexpr int64_t kPathConfirmIntervalMs = 1000;   // HELLO to an unknown path at most 1/s
+constexpr int64_t kPathConfirmWindowMs = 10000;    // ...retried while heard from this recently
+constexpr unsigned kPathConfirmRetries = 3;
 constexpr int64_t kPeerPingPeriodMs = 60000;       // ZT_PEER_PING_PERIOD: full HELLO per path
 constexpr int64_t kPathExpirationMs = 243000;      // ZT_PEER_PATH_EXPIRATION
 constexpr int64_t kWhoisRetryMs = 500;             // ZT_WHOIS_RETRY_DELAY
@@ -466,9 +468,12 @@ void Node::Impl::note_direct_receive(int64_t now, Peer& peer, int64_t local_sock
   // else makes us confirm it with a HELLO (§5.3 path learning).
   if (pv.verb() == Verb::Ok) return;
   if (!path_allowed(peer.identity.address(), local_socket, from)) return;
-  auto& last = peer.confirm_attempts[from];
-  if (last != 0 && now - last < kPathConfirmIntervalMs) return;
-  last = now;
+  auto& c = peer.confirm_attempts[from];
+  c.local_socket = local_socket;
+  c.last_heard = now;
+  c.retries = 0;
+  if (c.last_sent != 0 && now - c.last_sent < kPathConfirmIntervalMs) return;
+  c.last_sent = now;
   send_hello(now, peer, local_socket, &from);
 }
 
@@ -859,8 +864,23 @@ void Node::Impl::process_background(int64_t now) {
   for (auto it = peers.begin(); it != peers.end();) {
     Peer& p = *it->second;
     std::erase_if(p.paths, [&](const Path& x) { return now - x.last_receive > kPathExpirationMs; });
-    for (auto c = p.confirm_attempts.begin(); c != p.confirm_attempts.end();)
-      c = (now - c->second > kPathExpirationMs) ? p.confirm_attempts.erase(c) : std::next(c);
+    // Unconfirmed paths: the confirming HELLO or its OK may have been lost, and the peer may
+    // stay quiet for a whole heartbeat period; retry a few times (still ≤ 1/s per path).
+    for (auto c = p.confirm_attempts.begin(); c != p.confirm_attempts.end();) {
+      Peer::PathConfirm& pc = c->second;
+      if (now - pc.last_heard > kPathExpirationMs) {
+        c = p.confirm_attempts.erase(c);
+        continue;
+      }
+      if (now - pc.last_heard < kPathConfirmWindowMs && pc.retries < kPathConfirmRetries &&
+          now - pc.last_sent >= kPathConfirmIntervalMs) {
+        ++pc.retries;
+        pc.last_sent = now;
+        InetAddress a = c->first;
+        send_hello(now, p, pc.local_socket, &a);
+      }
+      ++c;
+    }
     if (p.paths.empty() && p.role == PeerRole::Leaf && now - std::max(p.last_receive, p.created) > kForgetPeerMs) {
       it = peers.erase(it);
       continue;

@@ -34,7 +34,15 @@ struct Peer {
   int64_t last_receive = 0;
   int64_t last_hello_sent = 0;
   std::vector<Path> paths;
-  std::map<InetAddress, int64_t> confirm_attempts;  // unknown paths we sent a HELLO to
+  // Unknown physical addresses the peer spoke to us from directly, which we are confirming
+  // with HELLOs (§5.3 path learning) until an OK arrives on them.
+  struct PathConfirm {
+    int64_t local_socket = -1;
+    int64_t last_heard = 0;  // last authenticated packet from there
+    int64_t last_sent = 0;   // last confirming HELLO
+    unsigned retries = 0;    // background retries since last_heard
+  };
+  std::map<InetAddress, PathConfirm> confirm_attempts;
 
   Path* find_path(int64_t local_socket, const InetAddress& a);
   Path* best_path(int64_t now, int64_t alive_ms);
