@@ -532,6 +532,7 @@ void Node::Impl::handle_hello(int64_t now, int64_t local_socket, const InetAddre
     if (!(peer->identity == id)) {
       ++counters.dropped_auth;
       trace("HELLO from " + address_to_string(id.address()) + " with a different identity (collision?); dropped");
+      send_identity_collision(now, id, local_socket, from, v);
       return;
     }
     if (!dearmor(pkt, peer->key)) {
@@ -600,6 +601,25 @@ void Node::Impl::handle_hello(int64_t now, int64_t local_socket, const InetAddre
   if (is_upstream(peer->identity.address())) update_online(now);
   // Last: it may queue held packets for replay and send what waited for this identity.
   if (is_new) on_peer_known(now, *peer);
+}
+
+// §3.2 step 2: a HELLO claiming a known address with a different identity. If its MAC
+// verifies under the key agreed with the identity it carries, the sender really holds that
+// key: tell it (ERROR(IDENTITY_COLLISION), cipher 1 under that key), rate-limited per source.
+void Node::Impl::send_identity_collision(int64_t now, const Identity& claimed, int64_t local_socket,
+                                         const InetAddress& from, const PacketView& hello) {
+  auto& last = identity_checks[from];
+  if (last != 0 && now - last < kIdentityCheckIntervalMs) return;
+  last = now;
+  Peer other(claimed, self.agree(claimed));  // temporary: never stored
+  std::array<uint8_t, kMaxPacketSize> copy;
+  std::copy(hello.bytes().begin(), hello.bytes().end(), copy.begin());
+  if (!dearmor(MutByteSpan(copy.data(), hello.size()), other.key)) return;
+  ErrorMessage e;
+  e.in_re_verb = Verb::Hello;
+  e.in_re_packet_id = hello.packet_id();
+  e.code = ErrorCode::IdentityCollision;
+  send_message(now, other, e, false, Verb::Nop, local_socket, &from);
 }
 
 void Node::Impl::dispatch(int64_t now, Peer& peer, int64_t local_socket, const InetAddress& from, const PacketView& pv) {

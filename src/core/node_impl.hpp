@@ -128,6 +128,8 @@ struct Node::Impl {
   void drain_replay(int64_t now);
   // Sends queued outbound messages whose peer is known and routable now.
   void flush_pending(int64_t now);
+  void send_identity_collision(int64_t now, const proto::Identity& claimed, int64_t local_socket,
+                               const InetAddress& from, const proto::PacketView& hello);
   void accept_worlds(int64_t now, Peer& from, const std::vector<proto::World>& worlds);
 
   // timers
