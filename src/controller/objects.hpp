@@ -1,0 +1,81 @@
+// Controller JSON objects (PROTOCOL.md §10.2) and JSON rule objects (§10.3).
+//
+// Pure functions, no I/O, no shared state. Network and member records are nlohmann::json
+// objects with exactly the shapes zerotier-one's controller API uses, so records read by a
+// GET are interchangeable with the reference's (tests/vectors/controller_*.json).
+//
+// Writes through the API are *validated merges*: every field the body names is checked
+// first; on any error the record is left untouched and the error names the field
+// ("routes[1].target: ..."). Stricter than the reference, which silently drops or coerces
+// bad values (see the notes at apply_network_update / apply_member_update).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "base/result.hpp"
+#include "proto/identity.hpp"
+#include "proto/inet_address.hpp"
+#include "proto/rules.hpp"
+
+namespace zt::controller {
+
+using json = nlohmann::json;
+
+// ---- defaults (§10.2) --------------------------------------------------------------------
+// Fills every missing network field with its default and sets id/nwid/objtype.
+// `reset_trace_level`: the reference's default-filling step overwrites remoteTraceLevel
+// with 0 every time it runs (§10.1 step 10 quirk); API writes pass true.
+void init_network(json& n, uint64_t nwid, int64_t now, bool reset_trace_level);
+// Same for a member: id/address/nwid/objtype set; the reference resets remoteTraceLevel to 0
+// on every request and every API write (quirk reproduced when `reset_trace_level`).
+void init_member(json& m, uint64_t nwid, proto::Address a, int64_t now, bool reset_trace_level);
+
+// The default `rules` value: [{"not":false,"or":false,"type":"ACTION_ACCEPT"}].
+json default_rules();
+
+// ---- API writes (§10.2 "write" column) -----------------------------------------------------
+// Merges the writable fields present in `body` into `n` (an init_network()ed record).
+// Unknown and read-only fields are ignored. Errors (record untouched): body not an object,
+// a known field of the wrong type, an unparseable IP/route/pool/rule/MAC, out-of-range
+// integers. The reference instead drops such entries silently.
+Status apply_network_update(json& n, const json& body);
+
+// What a member write changed that the controller must act on.
+struct MemberUpdate {
+  bool authorized_changed = false;
+  bool deauthorized = false;  // was authorized, now is not (triggers a revocation)
+};
+// Merges the writable member fields. A change of `authorized` stamps lastAuthorizedTime /
+// lastDeauthorizedTime = now; authorizing also sets lastAuthorizedCredentialType "api" and
+// lastAuthorizedCredential null.
+Result<MemberUpdate> apply_member_update(json& m, const json& body, int64_t now);
+
+// ---- rules (§10.3) -----------------------------------------------------------------------
+// One JSON rule object → rule. Errors: not an object, unknown/unsupported type
+// (ACTION_PRIORITY; INTEGER_RANGE, which the reference 1.14.1 cannot parse either), wrong
+// field types, unparseable values.
+Result<proto::Rule> rule_from_json(const json& j);
+// Reference rendering: `not`/`or` only on match rules, addresses as 10 hex digits, MACs as
+// xx:xx:xx:xx:xx:xx, IPs as "addr/bits", characteristics as 16 hex digits.
+json rule_to_json(const proto::Rule& r);
+
+// ---- small parsers shared by the controller ------------------------------------------------
+// A plain IP ("10.1.2.3", "fd00::1"); a "/bits" suffix is accepted and dropped. Port 0.
+std::optional<proto::InetAddress> parse_ip(std::string_view s);
+// "ip/bits" with bits ≤ 32 (IPv4) or ≤ 128 (IPv6); the port field holds the bits.
+std::optional<proto::InetAddress> parse_cidr(std::string_view s);
+// Exactly 10 hex digits, not a reserved address.
+std::optional<proto::Address> parse_address(std::string_view s);
+
+// Typed reads of a (defaulted) record with fallbacks for hand-edited data.
+bool json_bool(const json& o, const char* key, bool dflt);
+uint64_t json_u64(const json& o, const char* key, uint64_t dflt);
+int64_t json_i64(const json& o, const char* key, int64_t dflt);
+std::string json_str(const json& o, const char* key, const std::string& dflt = "");
+
+}  // namespace zt::controller
