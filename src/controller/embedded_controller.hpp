@@ -1,0 +1,142 @@
+// EmbeddedController: the network controller of PROTOCOL.md §10, behind the core's
+// NetworkController seam (core/controller.hpp), with its records in a ControllerDb.
+//
+// Request handling (§10.1 steps 1–16) runs synchronously on the node's thread inside
+// on_request(): rate limit, network lookup, identity pinning, authorization, config building
+// (rules, capabilities, tags, routes, static IPs from the pools, DNS), COM/COO/Capability/Tag
+// issuance, member save, reply. Replies and pushes leave through the ControllerSender after
+// the controller's lock is released (so a sender may re-enter the controller).
+//
+// Management (§10.2) — the *_network / *_member methods — may be called from any thread (the
+// HTTP API's); they validate, merge and store, and queue the follow-up work (§10.1 step 16:
+// config pushes to online members, revocations) that process_pending() performs on the node
+// thread. on_timer() also drains that queue, so pushes happen within a timer tick even if
+// the caller never marshals process_pending() onto the node thread.
+//
+// Time: every entry point takes `now` (ms, the node's clock). Randomness is injectable
+// (network IDs, revocation IDs, IPv6 pool trials).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controller/db.hpp"
+#include "core/controller.hpp"
+
+namespace zt::controller {
+
+struct ControllerOptions {
+  // Fills n random bytes; default: the OS source.
+  std::function<void(uint8_t*, size_t)> random;
+  int64_t rate_limit_ms = 1000;        // §10.1 step 2
+  int64_t online_window_ms = 120000;   // §10.1 step 16: "online" = requested within this
+  int64_t forget_after_ms = 3600000;   // member state (metadata for pushes) kept this long
+};
+
+// Result of a management call, with the HTTP status the API maps it to: 200, 400 (bad
+// input), 404 (no such network/member), 500 (storage failure), 503 (not attached yet).
+// Errors carry {"error": "..."}.
+struct ApiResponse {
+  int status = 200;
+  json body;
+  static ApiResponse error(int status, const std::string& message) {
+    return {status, json{{"error", message}}};
+  }
+  bool ok() const { return status >= 200 && status < 300; }
+};
+
+class EmbeddedController : public core::NetworkController {
+ public:
+  explicit EmbeddedController(ControllerDb& db, ControllerOptions opts = {});
+  ~EmbeddedController() override;
+  EmbeddedController(const EmbeddedController&) = delete;
+  EmbeddedController& operator=(const EmbeddedController&) = delete;
+
+  // ---- core::NetworkController (node thread) -----------------------------------------------
+  void attach(core::ControllerSender* sender) override;
+  void on_request(int64_t now, const core::ConfigRequest& req) override;
+  void on_timer(int64_t now) override;
+
+  // The controller's address (0 until attached). Any thread.
+  proto::Address address() const { return address_.load(); }
+  ControllerDb& db() { return db_; }
+
+  // ---- management (§10.2), any thread -------------------------------------------------------
+  ApiResponse list_networks();
+  ApiResponse get_network(uint64_t nwid);
+  // Creates (defaults + body) or merges into an existing network. 400 if the nwid does not
+  // belong to this controller.
+  ApiResponse write_network(int64_t now, uint64_t nwid, const json& body);
+  // Creates a network with a random number (low 24 bits, never 0) under this controller's
+  // address. 503 before attach().
+  ApiResponse create_network(int64_t now, const json& body);
+  ApiResponse delete_network(int64_t now, uint64_t nwid);
+  ApiResponse list_members(uint64_t nwid);  // {address: revision}
+  ApiResponse get_member(uint64_t nwid, proto::Address a);
+  // Creates (if the network exists) or merges into a member.
+  ApiResponse write_member(int64_t now, uint64_t nwid, proto::Address a, const json& body);
+  ApiResponse delete_member(int64_t now, uint64_t nwid, proto::Address a);
+
+  // Node thread: performs the pushes and revocations queued by management writes.
+  void process_pending(int64_t now);
+  bool has_pending() const;
+
+  // Members whose last accepted request is within the online window (node-thread view).
+  std::vector<proto::Address> online_members(int64_t now, uint64_t nwid) const;
+
+ private:
+  struct MemberState {
+    bool has_request = false;
+    int64_t last_request = 0;  // last accepted genuine request
+    int64_t last_seen = 0;
+    std::optional<proto::InetAddress> physical;
+    bool has_metadata = false;  // identity + metadata remembered for pushes (step 9)
+    proto::Identity identity;
+    Bytes metadata;
+  };
+  struct Outgoing;
+  struct Pending {
+    enum class Kind { NetworkChanged, MemberChanged, MemberDeauthorized, NetworkDeleted } kind;
+    uint64_t nwid = 0;
+    proto::Address member = 0;
+    std::vector<proto::Address> members;  // NetworkDeleted
+    bool operator==(const Pending&) const = default;
+  };
+  struct Request {
+    uint64_t nwid = 0;
+    proto::Identity requester;
+    ByteSpan metadata;
+    std::optional<proto::InetAddress> from;
+    uint64_t packet_id = 0;
+    bool push = false;  // re-run for a push (step 16), not a request from the member
+  };
+
+  // All of these run with mu_ held.
+  void handle(int64_t now, const Request& req, std::vector<Outgoing>& out);
+  void run_pending(int64_t now, std::vector<Outgoing>& out);
+  void push_to(int64_t now, uint64_t nwid, proto::Address a, std::vector<Outgoing>& out);
+  void revoke(int64_t now, uint64_t nwid, proto::Address target, std::vector<Outgoing>& out);
+  void save_member(json& m);
+  bool online(const MemberState& st, int64_t now) const;
+  ApiResponse write_network_locked(int64_t now, uint64_t nwid, const json& body);
+  uint32_t random32();
+  // Sends (mu_ not held).
+  void flush(int64_t now, std::vector<Outgoing>& out);
+
+  ControllerDb& db_;
+  ControllerOptions opts_;
+  core::ControllerSender* sender_ = nullptr;
+  std::atomic<proto::Address> address_{0};
+
+  mutable std::mutex mu_;
+  std::map<std::pair<uint64_t, proto::Address>, MemberState> members_;
+  std::vector<Pending> pending_;
+};
+
+}  // namespace zt::controller
