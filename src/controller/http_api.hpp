@@ -1,0 +1,71 @@
+// The controller's HTTP JSON API: zerotier-one's controller paths and object shapes
+// (PROTOCOL.md §10.2), served by cpp-httplib on its own threads.
+//
+//   GET    /controller                              {"controller":true,"apiVersion":4,"clock":ms,"databaseReady":bool}
+//   GET    /controller/network                      ["<nwid>", ...]
+//   POST   /controller/network                      create with a random network number
+//   POST   /controller/network/<address>______      same (address must be this controller's)
+//   GET|POST|PUT|DELETE /controller/network/<nwid>
+//   GET    /controller/network/<nwid>/member        {"<address>": revision, ...}
+//   GET|POST|PUT|DELETE /controller/network/<nwid>/member/<address>
+//   GET    /unstable/controller/network[/<nwid>/member]   {"data":[objects],"meta":{counts}}
+// PUT is the same as POST (a merge). DELETE returns the deleted object.
+//
+// Every request needs the token: header `X-ZT1-Auth: <token>` (also accepted:
+// `Authorization: Bearer <token>`, query `?auth=<token>`); otherwise 401. Errors are JSON
+// `{"error":"..."}`: 400 bad input (malformed JSON, wrong types, bad nwid/address), 401,
+// 404 unknown network/member/path, 405 method, 500 storage, 503 not attached. A rejected
+// write changes nothing.
+//
+// Threading: handlers run on the server's threads and call the controller's management
+// methods (thread-safe). After a successful write, `run_on_node` is called with a function
+// to run on the node's thread (it performs the queued pushes/revocations,
+// EmbeddedController::process_pending); it may run it synchronously or later. Without it,
+// the controller's on_timer() picks the work up.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/result.hpp"
+#include "controller/db.hpp"
+#include "controller/embedded_controller.hpp"
+
+namespace zt::controller {
+
+struct HttpApiConfig {
+  std::string bind = "127.0.0.1";  // loopback by default
+  uint16_t port = 0;               // 0 = any free port
+  std::string auth_token;          // required, non-empty
+  std::function<int64_t()> clock;  // ms; default: the system clock (Unix epoch ms)
+  std::function<void(std::function<void(int64_t)>)> run_on_node;
+};
+
+class HttpApi {
+ public:
+  // Binds and starts serving. Errors: empty token, bind failure.
+  static Result<std::unique_ptr<HttpApi>> start(EmbeddedController& controller, ControllerDb& db,
+                                                HttpApiConfig cfg);
+  ~HttpApi();  // stop()
+  HttpApi(const HttpApi&) = delete;
+  HttpApi& operator=(const HttpApi&) = delete;
+
+  // Stops accepting, waits for the server thread. Idempotent.
+  void stop();
+  uint16_t port() const;
+  std::string url() const;  // "http://127.0.0.1:<port>"
+
+  struct Impl;
+
+ private:
+  explicit HttpApi(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Reads `home`/authtoken.secret (surrounding whitespace ignored), creating it with a random
+// 24-character token and mode 0600 if missing.
+Result<std::string> load_or_create_auth_token(const std::string& home);
+
+}  // namespace zt::controller
