@@ -265,7 +265,8 @@ TEST(Rules, MalformedInput) {
   EXPECT_FALSE(read_rules(r, 65, kMaxCapabilityRules));
   Reader r2(many);
   EXPECT_TRUE(read_rules(r2, 64, kMaxCapabilityRules));
-  Reader r3(*from_hex("0100"));
+  Bytes one_rule = *from_hex("0100");
+  Reader r3(one_rule);
   EXPECT_FALSE(read_rules(r3, 2));  // count larger than the data
 }
 
