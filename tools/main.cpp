@@ -39,6 +39,7 @@ const char* kUsage =
     "  world      make | show                                    planet/moon files\n"
     "  wire       decode                                         decode ZeroTier UDP captures\n"
     "  netconf    show                                           decode a network-config dictionary\n"
+    "  controller --home DIR --port P [--http IP:PORT] ...      run a network controller (SQLite, HTTP API)\n"
     "\n"
     "Run `ztcore <command> --help` for a command's options.\n";
 
@@ -52,6 +53,7 @@ const Command kCommands[] = {
     {"world", zt::cli::cmd_world},
     {"wire", zt::cli::cmd_wire},
     {"netconf", zt::cli::cmd_netconf},
+    {"controller", zt::cli::cmd_controller},
 };
 
 }  // namespace
