@@ -13,6 +13,7 @@ int cmd_identity(const Args& args);
 int cmd_world(const Args& args);
 int cmd_wire(const Args& args);
 int cmd_netconf(const Args& args);
+int cmd_lab(const Args& args);  // cmd_lab.cpp: the one-command local lab
 int cmd_controller(const Args& args);  // cmd_controller.cpp: a network controller node + HTTP API
 
 // Helpers shared by the commands.

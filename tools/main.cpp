@@ -39,6 +39,7 @@ const char* kUsage =
     "  world      make | show                                    planet/moon files\n"
     "  wire       decode                                         decode ZeroTier UDP captures\n"
     "  netconf    show                                           decode a network-config dictionary\n"
+    "  lab        [-n N]                                         the local lab: root, controller, N nodes, ping/pong\n"
     "  controller --home DIR --port P [--http IP:PORT] ...      run a network controller (SQLite, HTTP API)\n"
     "\n"
     "Run `ztcore <command> --help` for a command's options.\n";
@@ -54,6 +55,7 @@ const Command kCommands[] = {
     {"wire", zt::cli::cmd_wire},
     {"netconf", zt::cli::cmd_netconf},
     {"controller", zt::cli::cmd_controller},
+    {"lab", zt::cli::cmd_lab},
 };
 
 }  // namespace

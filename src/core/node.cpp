@@ -30,6 +30,8 @@ constexpr int64_t kPathExpirationMs = 243000;      // ZT_PEER_PATH_EXPIRATION
 constexpr int64_t kWhoisRetryMs = 500;             // ZT_WHOIS_RETRY_DELAY
 constexpr int64_t kQueueTimeoutMs = 5000;          // held packets waiting for WHOIS
 constexpr size_t kMaxHeldPackets = 64;
+constexpr size_t kMaxPendingOut = 1024;  // outbound messages waiting for WHOIS (reference: 32; a
+                                          // multicast to many new peers needs more)
 constexpr int64_t kExpectReplyMs = 60000;          // how long an OK may answer a request
 constexpr int64_t kMinUniteIntervalMs = 30000;     // ZT_MIN_UNITE_INTERVAL
 constexpr int64_t kRootRetryMinMs = 500;           // first retries to an unreachable root
@@ -1029,7 +1031,7 @@ Status Node::Impl::send_to(int64_t now, Address dest, const Message& m, bool com
   if (!p || !route(now, *p)) {
     Writer w;
     encode_message(m, w);
-    if (pending_out.size() >= kMaxHeldPackets) pending_out.pop_front();
+    if (pending_out.size() >= kMaxPendingOut) pending_out.pop_front();
     pending_out.push_back(PendingOut{dest, message_verb(m), w.take(), now, compress, expect});
     if (!p) send_whois(now, dest);
     return ok_status();

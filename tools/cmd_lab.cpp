@@ -1,0 +1,351 @@
+// `ztcore lab`: the one-command local lab. In one process, on 127.0.0.1 only: a root, a
+// controller with a private network, and N member nodes; authorize them, wait until all are
+// online with a config, then run the seed's discovery (broadcast ping, unicast pongs).
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "base/hex.hpp"
+#include "cli.hpp"
+#include "controller/embedded_controller.hpp"
+#include "proto/world.hpp"
+#include "runtime/runtime.hpp"
+
+namespace zt::cli {
+using controller::json;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr uint16_t kLabEthertype = 0x88b5;  // IEEE 802 local experimental
+
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+struct LabState {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<proto::Address, bool> online;
+  std::map<proto::Address, core::NetworkInfo> nets;
+  struct Rx {
+    proto::Address at;
+    proto::Mac src, dst;
+    std::string text;
+    double at_ms;
+  };
+  std::vector<Rx> rx;
+  Clock::time_point t0 = Clock::now();
+};
+
+std::vector<proto::Identity> generate_identities(size_t n) {
+  std::vector<proto::Identity> out(n);
+  std::vector<std::thread> th;
+  const size_t workers = std::max(1u, std::thread::hardware_concurrency());
+  for (size_t w = 0; w < workers; ++w)
+    th.emplace_back([&, w] {
+      for (size_t i = w; i < n; i += workers) out[i] = proto::Identity::generate();
+    });
+  for (auto& t : th) t.join();
+  return out;
+}
+
+const char* kLabHelp =
+    "usage: ztcore lab [-n N] [--timeout SECONDS] [--quiet]\n"
+    "\n"
+    "Starts, in this process and on 127.0.0.1 only, a root server, a network controller with a\n"
+    "private network, and N member nodes (default 3). Authorizes the members, waits until all\n"
+    "are online with a network config, prints each node's address, MAC and IPs, then runs the\n"
+    "discovery: node 1 broadcasts `ping from ztid <addr>` and every other node answers\n"
+    "`pong from ztid <addr>` to node 1's MAC. Exit 0 when every pong arrived.\n";
+
+}  // namespace
+
+int cmd_lab(const Args& args) {
+  if (wants_help(args)) {
+    std::fputs(kLabHelp, stdout);
+    return 0;
+  }
+  size_t n = 3;
+  int timeout_s = 30;
+  bool quiet = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if ((a == "-n" || a == "--nodes") && i + 1 < args.size()) {
+      try {
+        n = std::stoul(args[++i]);
+      } catch (...) {
+        n = 0;
+      }
+      if (n < 2 || n > 500) {
+        std::fprintf(stderr, "error: -n must be between 2 and 500\n");
+        return 2;
+      }
+    } else if (a == "--timeout" && i + 1 < args.size()) {
+      timeout_s = std::atoi(args[++i].c_str());
+      if (timeout_s <= 0) {
+        std::fprintf(stderr, "error: --timeout must be a positive number of seconds\n");
+        return 2;
+      }
+    } else if (a == "--quiet" || a == "-q") {
+      quiet = true;
+    } else {
+      std::fprintf(stderr, "error: unknown argument '%s'\n\n%s", a.c_str(), kLabHelp);
+      return 2;
+    }
+  }
+  auto say = [&](const char* fmt, auto... xs) {
+    if (!quiet) std::printf(fmt, xs...);
+    std::fflush(stdout);
+  };
+  LabState st;
+  const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+
+  // 1. Identities (memory-hard generation, in parallel).
+  auto t = Clock::now();
+  say("[lab] generating %zu identities...\n", n + 2);
+  auto ids = generate_identities(n + 2);
+  const double t_ids = ms_since(t);
+  say("[lab]   done in %.0f ms\n", t_ids);
+
+  runtime::Runtime rt;
+  const auto loopback = *proto::InetAddress::parse("127.0.0.1");
+
+  // 2. Root with a planet naming it (port chosen by binding a probe node first is racy, so
+  //    the root starts without a planet on a free port, then is restarted with one).
+  t = Clock::now();
+  uint16_t root_port = 0;
+  {
+    runtime::NodeConfig probe;
+    probe.identity = ids[0];
+    probe.port = 0;
+    probe.bind = {loopback};
+    auto h = rt.add_node(probe);
+    if (!h.ok()) {
+      std::fprintf(stderr, "error: cannot start the root: %s\n", h.error().c_str());
+      return 1;
+    }
+    root_port = (*h)->port();
+    rt.remove_node(*h);
+  }
+  Bytes kp_bytes(128);
+  {
+    proto::Identity signer = ids[0];
+    std::copy(signer.public_key().begin(), signer.public_key().end(), kp_bytes.begin());
+    std::copy(signer.private_key().data(), signer.private_key().data() + 64, kp_bytes.begin() + 64);
+  }
+  auto kp = proto::WorldKeypair::parse(kp_bytes);
+  proto::WorldRoot wr;
+  wr.identity = proto::Identity::parse(ids[0].to_string(false)).value();
+  wr.stable_endpoints.push_back(proto::InetAddress::v4(0x7f000001, root_port));
+  auto planet = proto::World::make(proto::World::Type::Planet, 0x1ab, uint64_t(runtime::now_ms()), *kp, {wr});
+  if (!planet.ok()) {
+    std::fprintf(stderr, "error: cannot make the lab planet: %s\n", planet.error().c_str());
+    return 1;
+  }
+  const Bytes planet_bytes = planet->serialize();
+
+  auto common = [&](const proto::Identity& id, uint16_t port) {
+    runtime::NodeConfig c;
+    c.identity = id;
+    c.port = port;
+    c.bind = {loopback};
+    c.planet = planet_bytes;
+    c.allow_loopback = true;
+    const proto::Address me = id.address();
+    c.on_event = [&st, me](const core::Event& e) {
+      if (e.type != core::EventType::Online && e.type != core::EventType::Offline) return;
+      std::lock_guard lk(st.mu);
+      st.online[me] = e.type == core::EventType::Online;
+      st.cv.notify_all();
+    };
+    c.on_network = [&st, me](uint64_t, core::NetworkOp, const core::NetworkInfo& info) {
+      std::lock_guard lk(st.mu);
+      st.nets[me] = info;
+      st.cv.notify_all();
+    };
+    c.on_frame = [&st, me](uint64_t, proto::Mac s, proto::Mac d, uint16_t et, uint16_t, ByteSpan data) {
+      if (et != kLabEthertype) return;
+      std::lock_guard lk(st.mu);
+      st.rx.push_back({me, s, d, std::string(data.begin(), data.end()), ms_since(st.t0)});
+      st.cv.notify_all();
+    };
+    return c;
+  };
+
+  auto root = rt.add_node(common(ids[0], root_port));
+  if (!root.ok()) {
+    std::fprintf(stderr, "error: cannot start the root: %s\n", root.error().c_str());
+    return 1;
+  }
+  say("[lab] root        %s at 127.0.0.1/%u\n", proto::address_to_string(ids[0].address()).c_str(), root_port);
+
+  // 3. Controller with a private network.
+  controller::MemoryControllerDb db;
+  controller::EmbeddedController ctl(db);
+  auto ccfg = common(ids[1], 0);
+  ccfg.controller = &ctl;
+  auto cnode = rt.add_node(ccfg);
+  if (!cnode.ok()) {
+    std::fprintf(stderr, "error: cannot start the controller: %s\n", cnode.error().c_str());
+    return 1;
+  }
+  const uint64_t nwid = (ids[1].address() << 24) | 0x1ab001;
+  {
+    json net = {{"name", "ztcore-lab"},
+                {"private", true},
+                {"enableBroadcast", true},
+                {"multicastLimit", 64},
+                {"v4AssignMode", {{"zt", true}}},
+                {"v6AssignMode", {{"rfc4193", true}, {"6plane", false}, {"zt", false}}},
+                {"ipAssignmentPools", json::array({{{"ipRangeStart", "10.147.20.1"}, {"ipRangeEnd", "10.147.20.254"}}})},
+                {"routes", json::array({{{"target", "10.147.20.0/24"}, {"via", nullptr}}})}};
+    auto r = ctl.write_network(runtime::now_ms(), nwid, net);
+    if (!r.ok()) {
+      std::fprintf(stderr, "error: cannot create the lab network: %s\n", r.body.dump().c_str());
+      return 1;
+    }
+  }
+  say("[lab] controller  %s, private network %s\n", proto::address_to_string(ids[1].address()).c_str(),
+      to_hex(nwid, 16).c_str());
+
+  // 4. Members: start, join.
+  std::vector<std::shared_ptr<runtime::NodeHandle>> nodes;
+  for (size_t i = 0; i < n; ++i) {
+    auto c = common(ids[i + 2], 0);
+    c.join.push_back(nwid);
+    auto h = rt.add_node(c);
+    if (!h.ok()) {
+      std::fprintf(stderr, "error: cannot start node %zu: %s\n", i + 1, h.error().c_str());
+      return 1;
+    }
+    nodes.push_back(*h);
+  }
+  const double t_start = ms_since(t);
+  say("[lab] %zu nodes started in %.0f ms; waiting for ONLINE...\n", n, t_start);
+
+  auto wait_until = [&](auto pred) {
+    std::unique_lock lk(st.mu);
+    return st.cv.wait_until(lk, deadline, pred);
+  };
+  t = Clock::now();
+  size_t last_shown = SIZE_MAX;
+  if (!wait_until([&] {
+        size_t on = 0;
+        for (auto& h : nodes) on += st.online[h->address()];
+        if (on != last_shown) {
+          last_shown = on;
+          say("[lab]   online %zu/%zu\n", on, n);
+        }
+        return on == n;
+      })) {
+    std::fprintf(stderr, "error: not every node came online within %d s\n", timeout_s);
+    return 1;
+  }
+  const double t_online = ms_since(t);
+
+  // 5. Authorize every member that asked (they appear in the member list).
+  t = Clock::now();
+  std::map<proto::Address, bool> authorized;
+  last_shown = SIZE_MAX;
+  while (true) {
+    for (auto& h : nodes) {
+      if (authorized[h->address()]) continue;
+      auto r = ctl.write_member(runtime::now_ms(), nwid, h->address(), json{{"authorized", true}});
+      if (r.ok()) authorized[h->address()] = true;
+    }
+    (*cnode)->with_node([&](core::Node&, int64_t now) { ctl.process_pending(now); });
+    bool all = false;
+    {
+      std::unique_lock lk(st.mu);
+      st.cv.wait_for(lk, std::chrono::milliseconds(100), [&] {
+        size_t ok = 0;
+        for (auto& h : nodes) ok += st.nets.count(h->address()) && st.nets[h->address()].status == core::NetworkStatus::Ok;
+        if (ok != last_shown) {
+          last_shown = ok;
+          say("[lab]   network config OK %zu/%zu\n", ok, n);
+        }
+        return all = (ok == n);
+      });
+    }
+    if (all) break;
+    if (Clock::now() > deadline) {
+      std::fprintf(stderr, "error: not every node got its network config within %d s\n", timeout_s);
+      return 1;
+    }
+  }
+  const double t_config = ms_since(t);
+
+  say("\n  %-6s %-10s %-17s %s\n", "node", "ztid", "mac", "ips");
+  {
+    std::lock_guard lk(st.mu);
+    for (size_t i = 0; i < n; ++i) {
+      const auto& info = st.nets[nodes[i]->address()];
+      std::string ips;
+      for (const auto& a : info.assigned_addresses) ips += (ips.empty() ? "" : ", ") + a.to_string();
+      say("  n%-5zu %-10s %-17s %s\n", i + 1, proto::address_to_string(nodes[i]->address()).c_str(),
+          info.mac.to_string().c_str(), ips.c_str());
+    }
+  }
+  say("\n");
+
+  // 6. Discovery: n1 broadcasts a ping; every other node answers to n1's MAC.
+  st.t0 = Clock::now();
+  const auto& n1 = nodes[0];
+  const proto::Mac mac1 = proto::Mac::from_address(n1->address(), nwid);
+  const std::string ping = "ping from ztid " + proto::address_to_string(n1->address());
+  auto sent = n1->send_frame(nwid, mac1, proto::Mac::broadcast(), kLabEthertype, 0, as_bytes(ping));
+  if (!sent.ok()) {
+    std::fprintf(stderr, "error: broadcast failed: %s\n", sent.error().c_str());
+    return 1;
+  }
+  say("[lab] n1 broadcast: \"%s\"\n", ping.c_str());
+  std::map<proto::Address, bool> ponged;
+  size_t pongs = 0;
+  bool done = false;
+  while (!done && Clock::now() < deadline) {
+    std::vector<LabState::Rx> fresh;
+    {
+      std::unique_lock lk(st.mu);
+      st.cv.wait_for(lk, std::chrono::milliseconds(50));
+      fresh = st.rx;
+    }
+    for (const auto& r : fresh) {
+      if (r.text == ping && !ponged[r.at]) {
+        ponged[r.at] = true;
+        for (auto& h : nodes)
+          if (h->address() == r.at) {
+            const std::string pong = "pong from ztid " + proto::address_to_string(h->address());
+            (void)h->send_frame(nwid, proto::Mac::from_address(h->address(), nwid), r.src, kLabEthertype, 0, as_bytes(pong));
+          }
+      }
+    }
+    pongs = 0;
+    for (const auto& r : fresh) pongs += (r.at == n1->address() && r.text.rfind("pong from ztid ", 0) == 0);
+    done = pongs >= n - 1;
+  }
+  const double t_discovery = ms_since(st.t0);
+  size_t pings_ok = 0, ping_self = 0;
+  {
+    std::lock_guard lk(st.mu);
+    for (const auto& r : st.rx) {
+      std::string who = "?";
+      for (size_t i = 0; i < n; ++i)
+        if (nodes[i]->address() == r.at) who = "n" + std::to_string(i + 1);
+      say("  %7.1f ms  %-4s received from %s: \"%s\"\n", r.at_ms, who.c_str(), r.src.to_string().c_str(), r.text.c_str());
+      if (r.text == ping) (r.at == n1->address() ? ping_self : pings_ok)++;
+    }
+  }
+  say("\n[lab] timings: identities %.0f ms, start %.0f ms, online %.0f ms, authorize+config %.0f ms, discovery %.1f ms\n",
+      t_ids, t_start, t_online, t_config, t_discovery);
+  const bool ok = pings_ok == n - 1 && ping_self == 0 && pongs == n - 1;
+  say("[lab] %s: ping reached %zu/%zu nodes, %zu/%zu pongs reached n1\n", ok ? "OK" : "FAILED", pings_ok, n - 1,
+      pongs, n - 1);
+  return ok ? 0 : 1;
+}
+
+}  // namespace zt::cli
