@@ -51,8 +51,8 @@ std::optional<OfferResult> precheck(const T* old, const T& cred, const uint64_t*
 }
 
 template <class M>
-auto* find_in(M& m, uint32_t id) {
-  auto it = m.find(id);
+auto* find_in(M& m, typename M::key_type k) {
+  auto it = m.find(k);
   return it == m.end() ? nullptr : &it->second;
 }
 
