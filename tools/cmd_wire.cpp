@@ -5,6 +5,7 @@
 // book also learns identities from authenticated HELLOs and OK(WHOIS) replies. The key for a
 // packet between a and b needs the secret of one and the identity of the other; keys are
 // cached per pair. A HELLO is checked with the key agreed with the identity it carries.
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -36,7 +37,9 @@ const char* kUsage =
     "  kind                              \"packet\", \"junk\" (too short), \"beacon\", \"fragment\"\n"
     "  packet_id, dest, source           header fields (16 / 10 hex digits)\n"
     "  fragment                          true if reassembled from fragments (reported once,\n"
-    "                                    when complete; the pieces print nothing)\n"
+    "                                    when complete; the pieces print nothing). A packet\n"
+    "                                    never completed gets a line with kind \"fragmented\"\n"
+    "                                    and an error at the end of the output.\n"
     "  cipher, cipher_name, hops\n"
     "  authentic                         true/false; null when no key is known for the pair\n"
     "  verb, compressed                  verb name (\"HELLO\", \"OK\", ...), LZ4 flag\n"
@@ -70,8 +73,8 @@ class WireDecoder {
     Json j;
     j["ts"] = d.ts;
     j["frame"] = d.frame_no;
-    j["src"] = d.src.to_string();
-    j["dst"] = d.dst.to_string();
+    j["src"] = d.src.empty() ? Json(nullptr) : Json(d.src.to_string());
+    j["dst"] = d.dst.empty() ? Json(nullptr) : Json(d.dst.to_string());
     j["len"] = d.payload.size();
     if (!d.error.empty()) {
       j["error"] = d.error;
@@ -86,7 +89,40 @@ class WireDecoder {
     }
   }
 
+  // End of capture: one line per fragmented packet that never completed (its pieces printed
+  // nothing so far).
+  void finish() {
+    std::vector<Pending*> left;
+    for (auto& [id, p] : pending_) left.push_back(&p);
+    std::sort(left.begin(), left.end(), [](const Pending* a, const Pending* b) {
+      return a->line["frame"].get<uint64_t>() < b->line["frame"].get<uint64_t>();
+    });
+    for (Pending* p : left) {
+      p->line["pieces_seen"] = p->pieces;
+      p->line["error"] = "incomplete fragmented packet (never reassembled)";
+      emit(p->line);
+    }
+    pending_.clear();
+  }
+
  private:
+  struct Pending {
+    Json line;  // the first piece's line (capture time, endpoints, packet id)
+    unsigned pieces = 0;
+  };
+
+  // A piece that did not complete a packet: remembered until its packet completes.
+  bool piece_pending(uint64_t id, const Json& j) {
+    auto [it, fresh] = pending_.try_emplace(id);
+    if (fresh) {
+      it->second.line = j;
+      it->second.line["kind"] = "fragmented";
+      it->second.line["packet_id"] = to_hex(id, 16);
+    }
+    ++it->second.pieces;
+    return false;
+  }
+
   static void emit(const Json& j) {
     std::string s = j.dump(-1, ' ', false, Json::error_handler_t::replace);
     std::fwrite(s.data(), 1, s.size(), stdout);
@@ -113,7 +149,8 @@ class WireDecoder {
           return true;
         }
         ByteSpan whole = defrag_.add_fragment(d.payload, now_ms);
-        if (whole.empty()) return false;
+        if (whole.empty()) return piece_pending(f.packet_id(), j);
+        pending_.erase(f.packet_id());
         Bytes copy(whole.begin(), whole.end());
         packet(copy, true, j);
         return true;
@@ -122,7 +159,8 @@ class WireDecoder {
         PacketView v(d.payload);
         if (v.fragmented()) {
           ByteSpan whole = defrag_.add_head(d.payload, now_ms);
-          if (whole.empty()) return false;
+          if (whole.empty()) return piece_pending(v.packet_id(), j);
+          pending_.erase(v.packet_id());
           Bytes copy(whole.begin(), whole.end());
           packet(copy, true, j);
           return true;
@@ -301,6 +339,7 @@ class WireDecoder {
   std::map<Address, Identity> known_;
   std::map<std::pair<Address, Address>, std::unique_ptr<PeerKey>> keys_;
   std::unordered_map<uint64_t, Request> requests_;  // wire packet ID → first packet seen
+  std::map<uint64_t, Pending> pending_;             // fragmented packets in progress
   Defragmenter defrag_;
 };
 
@@ -341,6 +380,7 @@ int decode(const Args& args) {
     dec.add_identity(*id);
   }
   Status st = for_each_udp(capture, [&](const UdpDatagram& d) { dec.datagram(d); });
+  dec.finish();
   std::fflush(stdout);
   if (!st) {
     std::fprintf(stderr, "error: %s\n", st.error().c_str());

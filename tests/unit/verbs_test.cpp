@@ -36,6 +36,17 @@ constexpr uint64_t kNwid = 0xd5a72ff358c0ffeeULL;
 constexpr Address kRoot = 0x765ad94991ULL, kController = 0xd5a72ff358ULL;
 constexpr Address kNodeA = 0x8fec3e8ae4ULL, kNodeB = 0xeb8cb7d1c8ULL;
 
+// UDP endpoints of the session nodes (tests/vectors/README.md).
+std::string endpoint(Address a) {
+  switch (a) {
+    case kRoot: return "10.77.0.1/9993";
+    case kController: return "10.77.0.2/9994";
+    case kNodeA: return "10.77.0.3/9995";
+    case kNodeB: return "10.77.0.4/9996";
+    default: return "?";
+  }
+}
+
 Bytes encode(const Message& m) {
   Writer w;
   encode_message(m, w);
@@ -449,7 +460,7 @@ TEST(VerbsCapture, OtherVerbsAsVerified) {
           EXPECT_EQ(path.flags, 0);
           EXPECT_TRUE(path.extensions.empty());
           EXPECT_TRUE(path.address.is_v4());
-          EXPECT_EQ(path.address.to_string(), p.src);
+          EXPECT_EQ(path.address.to_string(), endpoint(p.source));  // the sender's own
         }
       } else if (auto* nc = std::get_if<NetworkCredentials>(&*m)) {
         EXPECT_EQ(p.payload().size(), 456u);
@@ -885,7 +896,8 @@ TEST(VerbsSynthetic, PushDirectPathsVariants) {
             "02" "0002" "aabb" "06" "12" "fd000000000000000000000000000001" "2709"
             "00" "0000" "09" "03" "010203");
   // IPv4 type with a non-IPv4 length is kept raw.
-  auto d = PushDirectPaths::decode(hex("0001" "00" "0000" "04" "04" "0a4d0004")).value();
+  const Bytes odd = hex("0001" "00" "0000" "04" "04" "0a4d0004");  // views point into it
+  auto d = PushDirectPaths::decode(odd).value();
   EXPECT_EQ(d.paths[0].other_type, 4);
   EXPECT_EQ(to_hex(enc(d)), "0001" "00" "0000" "04" "04" "0a4d0004");
 }
@@ -1063,3 +1075,69 @@ TEST(VerbsSynthetic, ConfigChunkSignAndFold) {
 }
 
 }  // namespace
+
+// ---- Seed corpus generator for tests/fuzz/fuzz_verbs ---------------------------------------------
+// Not a check: with ZTCORE_WRITE_FUZZ_CORPUS=<dir> it writes selector byte + plaintext payload
+// files (up to 3 per verb label, distinct sizes, from both captures) plus synthetic messages
+// for the verbs the captures lack. Regenerate with:
+//   ZTCORE_WRITE_FUZZ_CORPUS=tests/fuzz/corpus/fuzz_verbs build/tests/ztcore_tests \
+//     --gtest_filter=VerbsCorpus.*
+TEST(VerbsCorpus, Write) {
+  const char* dir = std::getenv("ZTCORE_WRITE_FUZZ_CORPUS");
+  if (!dir) GTEST_SKIP() << "set ZTCORE_WRITE_FUZZ_CORPUS=<dir> to write the seed corpus";
+  auto write = [&](const std::string& name, uint8_t selector, ByteSpan payload) {
+    std::ofstream out(std::string(dir) + "/" + name, std::ios::binary);
+    out.put(char(selector));
+    out.write(reinterpret_cast<const char*>(payload.data()), std::streamsize(payload.size()));
+    ASSERT_TRUE(out.good()) << name;
+  };
+  std::map<std::string, std::set<size_t>> sizes;
+  for (const Capture* c : {&session(), &fragmented()})
+    for (const auto& p : c->packets) {
+      auto m = decode_message(p.verb(), p.payload());
+      ASSERT_TRUE(m);
+      std::string l = label(*m);
+      auto& s = sizes[l];
+      if (s.size() >= 3 || s.count(p.payload().size())) continue;
+      s.insert(p.payload().size());
+      std::string name = l;
+      for (char& ch : name)
+        if (ch == '(' || ch == ')') ch = '_';
+      write(name + std::to_string(s.size()), uint8_t(p.verb()), p.payload());
+    }
+  auto synth = [&](const std::string& name, Verb v, const Message& m) {
+    write("synthetic_" + name, uint8_t(v), encode(m));
+  };
+  const Bytes body = {0x45, 0, 0, 20, 1, 2, 3, 4};
+  ExtFrame ef{kNwid, 0x10, sample_com(), Mac(0xee144cef22e7ULL), Mac(0x020000000001ULL), 0x0800, body};
+  synth("ext_frame_com", Verb::ExtFrame, ef);
+  ef.com.reset();
+  synth("ext_frame", Verb::ExtFrame, ef);
+  OkMulticastFrame omf{kNwid, MulticastGroup::broadcast(), 0, sample_com(), GatherResults{2, {kNodeA}}};
+  synth("ok_multicast_frame", Verb::Ok, OkMessage{Verb::MulticastFrame, 1, omf});
+  synth("ok_ext_frame", Verb::Ok, OkMessage{Verb::ExtFrame, 2, OkExtFrame{kNwid}});
+  const std::string dict = "aV=0\naU=https://example.com/auth";
+  synth("error_auth_required", Verb::Error,
+        ErrorMessage{Verb::NetworkConfigRequest, 3, ErrorCode::NetworkAuthenticationRequired,
+                     ErrorNetwork{kNwid, as_bytes(dict)}});
+  synth("error_unwanted_multicast", Verb::Error,
+        ErrorMessage{Verb::MulticastFrame, 4, ErrorCode::UnwantedMulticast,
+                     ErrorUnwantedMulticast{kNwid, MulticastGroup::broadcast()}});
+  synth("error_need_com", Verb::Error,
+        ErrorMessage{Verb::Frame, 5, ErrorCode::NeedMembershipCertificate, ErrorNetwork{kNwid, {}}});
+  MulticastFrame mf{kNwid, 0x08, sample_com(), 7, Mac(0x3200000000aaULL), MulticastGroup::broadcast(), 0x0806, body};
+  synth("multicast_frame_all", Verb::MulticastFrame, mf);
+  PushDirectPaths pdp;
+  pdp.paths.push_back({0x02, body, *InetAddress::parse("fd00::1/9993"), 0, {}});
+  pdp.paths.push_back({0x00, {}, InetAddress{}, 9, body});
+  synth("push_direct_paths_v6", Verb::PushDirectPaths, pdp);
+  synth("user_message", Verb::UserMessage, UserMessage{0x10000, body});
+  const Bytes rt = {'a', '=', '1', 0, 0, 'b', '=', '2', 0, 'x'};
+  synth("remote_trace", Verb::RemoteTrace, RemoteTrace::decode(rt).value());
+  synth("rendezvous_v6", Verb::Rendezvous, Rendezvous{0, kNodeB, *InetAddress::parse("fd00::4/9996")});
+  HelloMoons hm;
+  hm.moons.push_back({World::Type::Moon, 0x765ad94991ULL, 1});
+  write("hello_moons", 0x20, enc(hm));
+  write("config_ack", 0x21, enc(NetworkConfigAck{kNwid, 9}));
+  write("error_network_info", 0x23, enc(ErrorNetwork{kNwid, as_bytes(dict)}));
+}
