@@ -839,6 +839,64 @@ TEST(SimVl1, OrbitRestoresMoonFromStateAfterRestart) {
   }, 10000));
 }
 
+TEST(SimVl1, WorldUpdatesPropagateThroughOkHello) {
+  // The root runs a newer planet (same ID, same signing key); leaves started with the old one
+  // adopt it from OK(HELLO) and persist it. A moon update reaches an orbiting leaf the same
+  // way. A "newer" planet signed with another key is refused.
+  Net net(19, 2);
+  const size_t M = net.sim.add("moonroot", ids().at("extra6"));
+  const uint64_t moon_id = net.sim.address(M);
+  auto planet2 = make_world(net.sim, proto::World::Type::Planet, kPlanetId, kPlanetTs + 1, keypair(), {net.root});
+  auto moon1 = make_world(net.sim, proto::World::Type::Moon, moon_id, 1000, keypair(), {M});
+  auto moon2 = make_world(net.sim, proto::World::Type::Moon, moon_id, 2000, keypair(), {M});
+  ASSERT_TRUE(planet2 && moon1 && moon2);
+  for (size_t i = 0; i < net.sim.size(); ++i) {
+    auto o = net.options();
+    if (i == net.root) o.planet = *planet2;
+    if (i == M) o.moons.push_back(*moon1);
+    ASSERT_TRUE(net.sim.start(i, o));
+  }
+  const size_t A = net.leaf[0], B = net.leaf[1];
+  ASSERT_TRUE(net.sim.run_until([&] {
+    return net.sim.node(A).status(net.sim.now()).planet_timestamp == kPlanetTs + 1 &&
+           net.sim.node(B).status(net.sim.now()).planet_timestamp == kPlanetTs + 1;
+  }, 10000));
+  auto stored = net.sim.host(A).state.find({int(core::StateObject::Planet), 0});
+  ASSERT_NE(stored, net.sim.host(A).state.end());
+  EXPECT_EQ(stored->second, planet2->serialize());
+  EXPECT_TRUE(net.sim.node(A).online());
+
+  // Moon: A orbits (gets ts 1000), then the moon root restarts with ts 2000.
+  ASSERT_TRUE(net.sim.node(A).orbit(net.sim.now(), moon_id, net.sim.address(M)).ok());
+  ASSERT_TRUE(net.sim.run_until([&] { return net.sim.node(A).status(net.sim.now()).moons.size() == 1; }, 10000));
+  net.sim.stop(M);
+  auto mo = net.sim.at(M).options;
+  mo.moons = {*moon2};
+  ASSERT_TRUE(net.sim.start(M, mo));
+  const int64_t t_moon = net.sim.now();
+  // A's next full HELLO to the moon root (≤ 60 s) lists the moon it has; the OK carries the update.
+  ASSERT_TRUE(net.sim.run_until([&] {
+    auto it = net.sim.host(A).state.find({int(core::StateObject::Moon), moon_id});
+    return it != net.sim.host(A).state.end() && it->second == moon2->serialize();
+  }, 120000));
+  report("moon_update_adopted", net.sim.now() - t_moon);
+
+  // A forged planet update (newer, but signed with another key) from the root is refused.
+  proto::WorldKeypair other;
+  const auto& X = ids().at("extra3");
+  other.pub = X.public_key();
+  other.priv = X.private_key();
+  auto forged = make_world(net.sim, proto::World::Type::Planet, kPlanetId, kPlanetTs + 5, other, {net.root});
+  ASSERT_TRUE(forged);
+  net.sim.stop(net.root);
+  auto ro = net.sim.at(net.root).options;
+  ro.planet = *forged;
+  ASSERT_TRUE(net.sim.start(net.root, ro));
+  net.sim.run_for(130000);
+  EXPECT_EQ(net.sim.node(B).status(net.sim.now()).planet_timestamp, kPlanetTs + 1);
+  EXPECT_EQ(net.sim.host(B).state.at({int(core::StateObject::Planet), 0}), planet2->serialize());
+}
+
 // ---- Fragmentation -------------------------------------------------------------------------------------
 
 TEST(SimVl1, LargeUserMessageIsFragmentedAndReassembled) {
