@@ -15,6 +15,12 @@ int cmd_wire(const Args& args);
 int cmd_netconf(const Args& args);
 int cmd_lab(const Args& args);  // cmd_lab.cpp: the one-command local lab
 int cmd_controller(const Args& args);  // cmd_controller.cpp: a network controller node + HTTP API
+int cmd_root(const Args& args);   // cmd_node.cpp: a root server node (creates its planet)
+int cmd_node(const Args& args);   // cmd_node.cpp: a node with the local JSON API
+int cmd_cli(const Args& args);    // cmd_cli.cpp: zerotier-cli style client of that API
+int cmd_bench(const Args& args);  // cmd_bench.cpp: `bench online` (start-up, RTT, memory)
+
+inline constexpr char kZtcoreVersion[] = "0.1.0";
 
 // Helpers shared by the commands.
 bool wants_help(const Args& args);

@@ -41,6 +41,10 @@ const char* kUsage =
     "  netconf    show                                           decode a network-config dictionary\n"
     "  lab        [-n N]                                         the local lab: root, controller, N nodes, ping/pong\n"
     "  controller --home DIR --port P [--http IP:PORT] ...      run a network controller (SQLite, HTTP API)\n"
+    "  root       --home DIR --port P [--bind IP]...             run a root server (makes its planet)\n"
+    "  node       --home DIR --port P --planet FILE ...          run a node with the local JSON API\n"
+    "  cli        --home DIR [-j] info|peers|listpeers|...       talk to a running node (zerotier-cli)\n"
+    "  bench      online [-n N] [--idle N2]                      start-up, HELLO RTT and memory on loopback\n"
     "\n"
     "Run `ztcore <command> --help` for a command's options.\n";
 
@@ -56,6 +60,10 @@ const Command kCommands[] = {
     {"netconf", zt::cli::cmd_netconf},
     {"controller", zt::cli::cmd_controller},
     {"lab", zt::cli::cmd_lab},
+    {"root", zt::cli::cmd_root},
+    {"node", zt::cli::cmd_node},
+    {"cli", zt::cli::cmd_cli},
+    {"bench", zt::cli::cmd_bench},
 };
 
 }  // namespace
@@ -71,7 +79,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "--version" || cmd == "version") {
-    std::puts("ztcore 0.1.0 (ZeroTier protocol 12)");
+    std::printf("ztcore %s (ZeroTier protocol 12)\n", zt::cli::kZtcoreVersion);
     return 0;
   }
   zt::cli::Args args(argv + 2, argv + argc);

@@ -1,0 +1,201 @@
+// `ztcore cli`: zerotier-cli's habits over a running node's local JSON API (local_api.hpp).
+// Text output matches zerotier-cli's lines ("200 info ...", "200 peers", ...); -j prints the
+// API's JSON. Exit 0 on success, 1 on an API error or when the node cannot be reached, 2 on
+// a usage error.
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+#include "local_api.hpp"
+#include "local_http.hpp"
+#include "runtime/state.hpp"
+
+namespace zt::cli {
+
+namespace {
+
+const char* kCliUsage =
+    "usage: ztcore cli [--home DIR | -D DIR] [-p PORT] [-T TOKEN] [-j] <command> [args]\n"
+    "\n"
+    "Talks to a running `ztcore node` (or `ztcore root`) through its local JSON API on\n"
+    "127.0.0.1. The port comes from DIR/zerotier-one.port and the token from\n"
+    "DIR/authtoken.secret unless -p / -T are given.\n"
+    "\n"
+    "commands:\n"
+    "  info | status            200 info <address> <version> ONLINE|OFFLINE\n"
+    "  peers                    table of peers (role, latency, link, path)\n"
+    "  listpeers                the same, one \"200 listpeers\" line per peer\n"
+    "  listmoons                orbited moons (JSON)\n"
+    "  orbit <moon id> <seed>   orbit a moon, fetching it from the seed root\n"
+    "  deorbit <moon id>        stop orbiting a moon\n"
+    "  listnetworks             joined networks\n"
+    "  join <nwid> | leave <nwid>   (virtual networks are not supported yet)\n"
+    "\n"
+    "  -j                       print the JSON the API returned\n";
+
+struct CliOptions {
+  std::string home;
+  std::string port_text;
+  std::string token;
+  bool json = false;
+  std::vector<std::string> words;  // command and its arguments
+};
+
+int usage_error(const std::string& msg) {
+  std::fprintf(stderr, "error: %s\n\n%s", msg.c_str(), kCliUsage);
+  return 2;
+}
+
+std::string trimmed_file(const std::string& path, bool& ok) {
+  auto b = runtime::read_file(path);
+  ok = b.has_value();
+  if (!b) return "";
+  std::string s(b->begin(), b->end());
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.erase(s.begin());
+  return s;
+}
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+int cmd_cli(const Args& args) {
+  if (wants_help(args)) {
+    std::fputs(kCliUsage, stdout);
+    return 0;
+  }
+  CliOptions o;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    // zerotier-cli style: "-p9993" as well as "-p 9993".
+    auto value = [&](const char* flag, std::string& out) {
+      const size_t fl = std::strlen(flag);
+      if (a.size() > fl) {
+        out = a.substr(fl);
+        return true;
+      }
+      if (i + 1 >= args.size()) return false;
+      out = args[++i];
+      return true;
+    };
+    if (a == "-j") {
+      o.json = true;
+    } else if (a == "--home") {
+      if (i + 1 >= args.size()) return usage_error("--home needs a directory");
+      o.home = args[++i];
+    } else if (a.rfind("-D", 0) == 0) {
+      if (!value("-D", o.home)) return usage_error("-D needs a directory");
+    } else if (a.rfind("-p", 0) == 0) {
+      if (!value("-p", o.port_text)) return usage_error("-p needs a port");
+    } else if (a.rfind("-T", 0) == 0) {
+      if (!value("-T", o.token)) return usage_error("-T needs a token");
+    } else if (a.size() > 1 && a[0] == '-') {
+      return usage_error("unknown option '" + a + "'");
+    } else {
+      o.words.push_back(a);
+    }
+  }
+  if (o.words.empty()) return usage_error("no command");
+
+  // Port and token: flags first, then the node's home directory.
+  if (o.port_text.empty()) {
+    if (o.home.empty()) return usage_error("give --home DIR (or -p PORT and -T TOKEN)");
+    bool ok = false;
+    o.port_text = trimmed_file(o.home + "/" + api::kPortFile, ok);
+    if (!ok) {
+      std::fprintf(stderr,
+                   "error: cannot read %s/%s: is `ztcore node --home %s` running? (or give -p PORT)\n",
+                   o.home.c_str(), api::kPortFile, o.home.c_str());
+      return 1;
+    }
+  }
+  if (o.token.empty()) {
+    if (o.home.empty()) return usage_error("give --home DIR (or -T TOKEN)");
+    bool ok = false;
+    o.token = trimmed_file(o.home + "/" + api::kTokenFile, ok);
+    if (!ok || o.token.empty()) {
+      std::fprintf(stderr, "error: cannot read the auth token %s/%s (or give -T TOKEN)\n", o.home.c_str(),
+                   api::kTokenFile);
+      return 1;
+    }
+  }
+  unsigned long port = 0;
+  if (o.port_text.empty() || o.port_text.size() > 5 || o.port_text.find_first_not_of("0123456789") != std::string::npos ||
+      (port = std::stoul(o.port_text)) == 0 || port > 65535)
+    return usage_error("bad API port '" + o.port_text + "'");
+
+  const std::string cmd = o.words[0];
+  const size_t nargs = o.words.size() - 1;
+  std::string method = "GET", target, body;
+  if (cmd == "info" || cmd == "status") {
+    target = "/status";
+  } else if (cmd == "peers" || cmd == "listpeers") {
+    target = "/peer";
+  } else if (cmd == "listmoons") {
+    target = "/moon";
+  } else if (cmd == "listnetworks") {
+    target = "/network";
+  } else if (cmd == "orbit") {
+    if (nargs != 2) return usage_error("usage: orbit <moon id> <seed address>");
+    method = "POST";
+    target = "/moon/" + o.words[1];
+    body = api::json{{"seed", o.words[2]}}.dump();
+  } else if (cmd == "deorbit") {
+    if (nargs != 1) return usage_error("usage: deorbit <moon id>");
+    method = "DELETE";
+    target = "/moon/" + o.words[1];
+  } else if (cmd == "join" || cmd == "leave") {
+    if (nargs != 1) return usage_error("usage: " + cmd + " <16-hex-digit network id>");
+    method = cmd == "join" ? "POST" : "DELETE";
+    target = "/network/" + o.words[1];
+    if (cmd == "join") body = "{}";
+  } else {
+    return usage_error("unknown command '" + cmd + "'");
+  }
+  const bool fixed_args = cmd == "orbit" || cmd == "deorbit" || cmd == "join" || cmd == "leave";
+  if (!fixed_args && nargs != 0) return usage_error("'" + cmd + "' takes no arguments");
+  for (char c : target.substr(1))
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '/')
+      return usage_error("bad argument in '" + target + "'");
+
+  auto res = http::request("127.0.0.1", uint16_t(port), method, target, {{api::kAuthHeader, o.token}}, body);
+  if (!res.ok()) {
+    std::fprintf(stderr, "error: cannot reach the node's API at 127.0.0.1:%lu: %s\n", port, res.error().c_str());
+    std::fprintf(stderr, "       is the node running%s%s?\n", o.home.empty() ? "" : " with --home ", o.home.c_str());
+    return 1;
+  }
+  api::json j = api::json::parse(res->body, nullptr, false);
+  if (res->status != 200) {
+    std::string msg = !j.is_discarded() && j.is_object() && j.contains("error") && j["error"].is_string()
+                          ? j["error"].get<std::string>()
+                          : res->body;
+    std::printf("%d %s %s\n", res->status, cmd.c_str(), msg.c_str());
+    return 1;
+  }
+  if (j.is_discarded()) {
+    std::printf("%d %s invalid JSON response\n", res->status, cmd.c_str());
+    return 1;
+  }
+  if (o.json || cmd == "listmoons") {
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::string out;
+  if (cmd == "info" || cmd == "status") out = api::format_info(j);
+  else if (cmd == "peers") out = api::format_peers(j, now_ms());
+  else if (cmd == "listpeers") out = api::format_listpeers(j, now_ms());
+  else if (cmd == "listnetworks") out = api::format_listnetworks(j);
+  else out = "200 " + cmd + " OK\n";
+  std::fputs(out.c_str(), stdout);
+  return 0;
+}
+
+}  // namespace zt::cli
