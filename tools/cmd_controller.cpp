@@ -141,6 +141,7 @@ int cmd_controller(const Args& args) {
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);  // an API client hanging up mid-reply must not kill the node
 
   int rc = 0;
   {
