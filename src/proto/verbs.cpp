@@ -322,7 +322,7 @@ Result<OkMessage::Body> ok_body(Result<T> r) {
 Result<OkMessage> OkMessage::decode(ByteSpan payload) {
   Reader r(payload);
   OkMessage m;
-  m.in_re_verb = Verb(r.u8() & kVerbMask);
+  m.in_re_verb = Verb(r.u8());  // raw byte: a value with stray high bits is an unknown verb
   m.in_re_packet_id = r.u64();
   if (!r.ok()) return fail("OK", "truncated");
   ByteSpan body = r.rest();
@@ -385,7 +385,7 @@ void ErrorUnwantedMulticast::encode(Writer& w) const {
 Result<ErrorMessage> ErrorMessage::decode(ByteSpan payload) {
   Reader r(payload);
   ErrorMessage m;
-  m.in_re_verb = Verb(r.u8() & kVerbMask);
+  m.in_re_verb = Verb(r.u8());
   m.in_re_packet_id = r.u64();
   m.code = ErrorCode(r.u8());
   if (!r.ok()) return fail("ERROR", "truncated");

@@ -220,8 +220,9 @@ struct OkExtFrame {
 // OK: [1] in-re verb | [8] in-re packet ID | body. The body type follows the in-re verb:
 // HELLO → OkHello, WHOIS → OkWhois, ECHO → OkEcho, NETWORK_CONFIG_REQUEST → ConfigChunk,
 // MULTICAST_GATHER → OkMulticastGather, MULTICAST_FRAME → OkMulticastFrame,
-// EXT_FRAME → OkExtFrame, anything else → RawBody. encode() writes whatever body is held;
-// keep it consistent with in_re_verb.
+// EXT_FRAME → OkExtFrame, anything else → RawBody. in_re_verb is the raw byte (a value
+// outside the Verb enum, e.g. with high bits set, is kept and gets a RawBody). encode()
+// writes whatever body is held; keep it consistent with in_re_verb.
 struct OkMessage {
   using Body = std::variant<RawBody, OkHello, OkWhois, OkEcho, ConfigChunk, OkMulticastGather,
                             OkMulticastFrame, OkExtFrame>;

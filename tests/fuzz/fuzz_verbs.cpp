@@ -11,6 +11,7 @@
 // bytes (encoding is idempotent after one normalisation); and for every form with a canonical
 // writer the first encoding reproduces the input (checked where the codec promises it).
 // Any violation aborts.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -65,7 +66,7 @@ void check_message(unsigned sel, ByteSpan p) {
                      v == Verb::Echo || v == Verb::MulticastLike || v == Verb::UserMessage ||
                      v == Verb::RemoteTrace || v == Verb::Nop || v == Verb::Ack ||
                      v == Verb::QosMeasurement || v == Verb::PathNegotiationRequest;
-  if (exact && (w1.size() != p.size() || std::memcmp(w1.data().data(), p.data(), p.size()) != 0))
+  if (exact && !std::equal(w1.data().begin(), w1.data().end(), p.begin(), p.end()))
     die("canonical input not reproduced", sel);
 }
 

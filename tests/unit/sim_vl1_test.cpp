@@ -30,7 +30,7 @@ const proto::WorldKeypair& keypair() {
 
 constexpr uint64_t kPlanetId = 0x51a7;       // any id: the sim planet
 constexpr uint64_t kPlanetTs = 1'600'000'000'000;
-const char* const kLeafNames[] = {"nodea", "nodeb", "ctrl", "extra1", "extra2", "extra3"};
+const char* const kLeafNames[] = {"nodea", "nodeb", "ctrl", "extra1", "extra2", "extra3", "extra4", "extra5", "extra6"};
 
 // One root + N leaves (+ optional extra nodes added by a test before start()).
 struct Net {
@@ -302,6 +302,38 @@ TEST(SimVl1, LossyReorderingDuplicatingLinks) {
     EXPECT_GT(net.sim.stats.duplicated, 0u);
     // Duplicates are not authentication failures: nothing looked forged.
     for (size_t i = 0; i < net.sim.size(); ++i) EXPECT_EQ(net.sim.node(i).counters().dropped_auth, 0u);
+  }
+}
+
+TEST(SimVl1, NineLeavesFullMesh) {
+  Link l;
+  l.loss = 0.05;
+  l.jitter_ms = 20;
+  l.reorder = 0.1;
+  Net net(20, 9, l);
+  net.start_all();
+  ASSERT_TRUE(net.sim.run_until([&] { return net.all_online(); }, 30000));
+  const int64_t t0 = net.sim.now();
+  auto done = [&](size_t a, size_t b) { return net.received(b, a, 0x90000, pattern(16, uint8_t(a))) > 0; };
+  auto all = [&](auto&& pred) {
+    for (size_t a : net.leaf)
+      for (size_t b : net.leaf)
+        if (a != b && !pred(a, b)) return false;
+    return true;
+  };
+  auto direct = [&](size_t a, size_t b) { return net.direct(a, b); };
+  for (int round = 0; round < 120 && !(all(done) && all(direct)); ++round) {
+    for (size_t a : net.leaf)
+      for (size_t b : net.leaf)
+        if (a != b && (!done(a, b) || !net.direct(a, b))) ASSERT_TRUE(net.send(a, b, 0x90000, pattern(16, uint8_t(a))).ok());
+    net.sim.run_for(1000);
+  }
+  EXPECT_TRUE(all(done));
+  EXPECT_TRUE(all(direct));
+  report("mesh9_all_direct", net.sim.now() - t0);
+  for (size_t i = 0; i < net.sim.size(); ++i) {
+    EXPECT_EQ(net.sim.node(i).counters().dropped_auth, 0u) << net.sim.at(i).name;
+    EXPECT_EQ(net.sim.node(i).peers(net.sim.now()).size(), 9u) << net.sim.at(i).name;  // everyone else
   }
 }
 
