@@ -115,40 +115,11 @@ int cmd_lab(const Args& args) {
   runtime::Runtime rt;
   const auto loopback = *proto::InetAddress::parse("127.0.0.1");
 
-  // 2. Root with a planet naming it (port chosen by binding a probe node first is racy, so
-  //    the root starts without a planet on a free port, then is restarted with one).
+  // 2. Root with a planet naming it. The planet must carry the root's port, so a free port is
+  //    found by binding a probe node, which is closed again; another process could take the
+  //    port in between, so this is retried a few times.
   t = Clock::now();
-  uint16_t root_port = 0;
-  {
-    runtime::NodeConfig probe;
-    probe.identity = ids[0];
-    probe.port = 0;
-    probe.bind = {loopback};
-    auto h = rt.add_node(probe);
-    if (!h.ok()) {
-      std::fprintf(stderr, "error: cannot start the root: %s\n", h.error().c_str());
-      return 1;
-    }
-    root_port = (*h)->port();
-    rt.remove_node(*h);
-  }
-  Bytes kp_bytes(128);
-  {
-    proto::Identity signer = ids[0];
-    std::copy(signer.public_key().begin(), signer.public_key().end(), kp_bytes.begin());
-    std::copy(signer.private_key().data(), signer.private_key().data() + 64, kp_bytes.begin() + 64);
-  }
-  auto kp = proto::WorldKeypair::parse(kp_bytes);
-  proto::WorldRoot wr;
-  wr.identity = proto::Identity::parse(ids[0].to_string(false)).value();
-  wr.stable_endpoints.push_back(proto::InetAddress::v4(0x7f000001, root_port));
-  auto planet = proto::World::make(proto::World::Type::Planet, 0x1ab, uint64_t(runtime::now_ms()), *kp, {wr});
-  if (!planet.ok()) {
-    std::fprintf(stderr, "error: cannot make the lab planet: %s\n", planet.error().c_str());
-    return 1;
-  }
-  const Bytes planet_bytes = planet->serialize();
-
+  Bytes planet_bytes;
   auto common = [&](const proto::Identity& id, uint16_t port) {
     runtime::NodeConfig c;
     c.identity = id;
@@ -177,9 +148,42 @@ int cmd_lab(const Args& args) {
     return c;
   };
 
-  auto root = rt.add_node(common(ids[0], root_port));
-  if (!root.ok()) {
-    std::fprintf(stderr, "error: cannot start the root: %s\n", root.error().c_str());
+  Bytes kp_bytes(128);
+  std::copy(ids[0].public_key().begin(), ids[0].public_key().end(), kp_bytes.begin());
+  std::copy(ids[0].private_key().data(), ids[0].private_key().data() + 64, kp_bytes.begin() + 64);
+  const auto kp = proto::WorldKeypair::parse(kp_bytes);
+  uint16_t root_port = 0;
+  std::shared_ptr<runtime::NodeHandle> root;
+  std::string root_error = "no free port";
+  for (int attempt = 0; attempt < 5 && !root; ++attempt) {
+    runtime::NodeConfig probe;
+    probe.identity = ids[0];
+    probe.port = 0;
+    probe.bind = {loopback};
+    auto h = rt.add_node(probe);
+    if (!h.ok()) {
+      root_error = h.error();
+      continue;
+    }
+    root_port = (*h)->port();
+    rt.remove_node(*h);
+    proto::WorldRoot wr;
+    wr.identity = proto::Identity::parse(ids[0].to_string(false)).value();
+    wr.stable_endpoints.push_back(proto::InetAddress::v4(0x7f000001, root_port));
+    auto planet = proto::World::make(proto::World::Type::Planet, 0x1ab, uint64_t(runtime::now_ms()), *kp, {wr});
+    if (!planet.ok()) {
+      std::fprintf(stderr, "error: cannot make the lab planet: %s\n", planet.error().c_str());
+      return 1;
+    }
+    planet_bytes = planet->serialize();
+    auto r = rt.add_node(common(ids[0], root_port));
+    if (r.ok())
+      root = *r;
+    else
+      root_error = r.error();
+  }
+  if (!root) {
+    std::fprintf(stderr, "error: cannot start the root: %s\n", root_error.c_str());
     return 1;
   }
   say("[lab] root        %s at 127.0.0.1/%u\n", proto::address_to_string(ids[0].address()).c_str(), root_port);
@@ -298,41 +302,65 @@ int cmd_lab(const Args& args) {
   const auto& n1 = nodes[0];
   const proto::Mac mac1 = proto::Mac::from_address(n1->address(), nwid);
   const std::string ping = "ping from ztid " + proto::address_to_string(n1->address());
-  auto sent = n1->send_frame(nwid, mac1, proto::Mac::broadcast(), kLabEthertype, 0, as_bytes(ping));
-  if (!sent.ok()) {
-    std::fprintf(stderr, "error: broadcast failed: %s\n", sent.error().c_str());
-    return 1;
-  }
-  say("[lab] n1 broadcast: \"%s\"\n", ping.c_str());
-  std::map<proto::Address, bool> ponged;
-  size_t pongs = 0;
+  // UDP may drop a copy (loopback buffers overflow with many nodes): n1 repeats the broadcast
+  // each second until every node has answered, and a node answers every ping it hears until
+  // n1 has its pong. Only the first ping per node and the first pong per sender are listed.
+  size_t pongs = 0, broadcasts = 0, handled = 0;
+  auto pong_seen = [&](proto::Address from) {
+    const std::string p = "pong from ztid " + proto::address_to_string(from);
+    for (const auto& r : st.rx)
+      if (r.at == n1->address() && r.text == p) return true;
+    return false;
+  };
+  auto last_broadcast = Clock::now() - std::chrono::seconds(10);
   bool done = false;
   while (!done && Clock::now() < deadline) {
+    if (Clock::now() - last_broadcast >= std::chrono::seconds(1)) {
+      auto sent = n1->send_frame(nwid, mac1, proto::Mac::broadcast(), kLabEthertype, 0, as_bytes(ping));
+      if (!sent.ok()) {
+        std::fprintf(stderr, "error: broadcast failed: %s\n", sent.error().c_str());
+        return 1;
+      }
+      if (broadcasts++ == 0) say("[lab] n1 broadcast: \"%s\"\n", ping.c_str());
+      last_broadcast = Clock::now();
+    }
     std::vector<LabState::Rx> fresh;
     {
       std::unique_lock lk(st.mu);
       st.cv.wait_for(lk, std::chrono::milliseconds(50));
-      fresh = st.rx;
+      fresh.assign(st.rx.begin() + long(handled), st.rx.end());
+      handled = st.rx.size();
     }
     for (const auto& r : fresh) {
-      if (r.text == ping && !ponged[r.at]) {
-        ponged[r.at] = true;
-        for (auto& h : nodes)
-          if (h->address() == r.at) {
-            const std::string pong = "pong from ztid " + proto::address_to_string(h->address());
-            (void)h->send_frame(nwid, proto::Mac::from_address(h->address(), nwid), r.src, kLabEthertype, 0, as_bytes(pong));
-          }
+      if (r.text != ping || r.at == n1->address()) continue;
+      bool have;
+      {
+        std::lock_guard lk(st.mu);
+        have = pong_seen(r.at);
       }
+      if (have) continue;
+      for (auto& h : nodes)
+        if (h->address() == r.at) {
+          const std::string pong = "pong from ztid " + proto::address_to_string(h->address());
+          (void)h->send_frame(nwid, proto::Mac::from_address(h->address(), nwid), r.src, kLabEthertype, 0, as_bytes(pong));
+        }
     }
-    pongs = 0;
-    for (const auto& r : fresh) pongs += (r.at == n1->address() && r.text.rfind("pong from ztid ", 0) == 0);
+    {
+      std::lock_guard lk(st.mu);
+      pongs = 0;
+      for (auto& h : nodes)
+        if (h != n1 && pong_seen(h->address())) ++pongs;
+    }
     done = pongs >= n - 1;
   }
   const double t_discovery = ms_since(st.t0);
   size_t pings_ok = 0, ping_self = 0;
   {
     std::lock_guard lk(st.mu);
+    std::map<std::pair<proto::Address, std::string>, bool> shown;
     for (const auto& r : st.rx) {
+      if (shown[{r.at, r.text}]) continue;
+      shown[{r.at, r.text}] = true;
       std::string who = "?";
       for (size_t i = 0; i < n; ++i)
         if (nodes[i]->address() == r.at) who = "n" + std::to_string(i + 1);
@@ -340,6 +368,7 @@ int cmd_lab(const Args& args) {
       if (r.text == ping) (r.at == n1->address() ? ping_self : pings_ok)++;
     }
   }
+  if (broadcasts > 1) say("[lab] the broadcast was sent %zu times (copies lost on the way were repeated)\n", broadcasts);
   say("\n[lab] timings: identities %.0f ms, start %.0f ms, online %.0f ms, authorize+config %.0f ms, discovery %.1f ms\n",
       t_ids, t_start, t_online, t_config, t_discovery);
   const bool ok = pings_ok == n - 1 && ping_self == 0 && pongs == n - 1;
