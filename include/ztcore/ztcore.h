@@ -40,7 +40,7 @@ extern "C" {
 #define ZT_API
 #endif
 
-#define ZTCORE_ABI_VERSION 1
+#define ZTCORE_ABI_VERSION 1 /* 1.1 appended networks, frames, wire tap, controller, worlds */
 
 typedef enum zt_result {
   ZT_OK = 0,
@@ -81,6 +81,90 @@ typedef struct zt_event {
  * same runtime. */
 typedef void (*zt_event_cb)(zt_node* node, void* user, const zt_event* event);
 
+/* ---- Virtual networks: types used by callbacks ---------------------------------------------
+ * MACs are the 48-bit value in the low bits of a uint64_t (02:11:22:33:44:55 = 0x021122334455).
+ * Network ids are 64-bit, node addresses 40-bit. */
+typedef struct zt_controller zt_controller;
+
+typedef enum zt_network_status {
+  ZT_NETWORK_REQUESTING_CONFIGURATION = 0,
+  ZT_NETWORK_OK = 1,
+  ZT_NETWORK_ACCESS_DENIED = 2,
+  ZT_NETWORK_NOT_FOUND = 3,
+  ZT_NETWORK_PORT_ERROR = 4,
+  ZT_NETWORK_CLIENT_TOO_OLD = 5,
+  ZT_NETWORK_AUTHENTICATION_REQUIRED = 6
+} zt_network_status;
+
+typedef enum zt_network_op {
+  ZT_NETWORK_OP_UP = 1,
+  ZT_NETWORK_OP_CONFIG_UPDATE = 2, /* new config, or a status change */
+  ZT_NETWORK_OP_DOWN = 3,
+  ZT_NETWORK_OP_DESTROY = 4
+} zt_network_op;
+
+#define ZT_MAX_NETWORK_ADDRESSES 16
+#define ZT_MAX_NETWORK_ROUTES 32
+#define ZT_MAX_NETWORK_SUBSCRIPTIONS 64
+
+typedef struct zt_route {
+  char target[64]; /* "10.147.20.0/24" */
+  char via[64];    /* gateway "ip", or "" for a route on the network itself */
+  uint16_t flags;
+  uint16_t metric;
+} zt_route;
+
+typedef struct zt_multicast_group {
+  uint64_t mac; /* multicast MAC */
+  uint32_t adi; /* additional distinguishing information (IPv4 address for ARP groups) */
+} zt_multicast_group;
+
+typedef struct zt_network_info {
+  uint64_t nwid;
+  uint64_t mac;              /* this node's MAC on the network (PROTOCOL.md §4.2) */
+  char name[128];            /* NUL-terminated, possibly truncated */
+  int status;                /* zt_network_status */
+  const char* status_name;   /* "OK", "ACCESS_DENIED", ... (static string) */
+  int has_config;
+  int is_public;
+  unsigned mtu;
+  int broadcast;             /* broadcast enabled */
+  unsigned multicast_limit;
+  uint64_t revision;
+  unsigned address_count;    /* entries in `addresses` (the total may be larger) */
+  char addresses[ZT_MAX_NETWORK_ADDRESSES][64]; /* assigned, "ip/bits" */
+  unsigned route_count;
+  zt_route routes[ZT_MAX_NETWORK_ROUTES];
+  unsigned subscription_count;
+  zt_multicast_group subscriptions[ZT_MAX_NETWORK_SUBSCRIPTIONS];
+} zt_network_info;
+
+typedef struct zt_frame {
+  uint64_t nwid;
+  uint64_t src_mac;
+  uint64_t dst_mac;
+  uint16_t ethertype;
+  uint16_t vlan;
+  const uint8_t* data; /* payload after the 14-byte Ethernet header; valid only during the callback */
+  size_t len;
+} zt_frame;
+
+typedef enum zt_wire_direction { ZT_WIRE_RECEIVED = 0, ZT_WIRE_SENT = 1 } zt_wire_direction;
+
+typedef struct zt_wire {
+  int direction;       /* zt_wire_direction */
+  char remote[64];     /* the other end, "ip/port" */
+  int64_t time_ms;     /* runtime clock (Unix epoch ms) */
+  const uint8_t* data; /* the whole UDP payload; valid only during the callback */
+  size_t len;
+} zt_wire;
+
+/* All callbacks run on the runtime thread, must not block and must not call ztcore functions
+ * for the same runtime (copy what you need and hand it to another thread). */
+typedef void (*zt_frame_cb)(zt_node* node, void* user, const zt_frame* frame);
+typedef void (*zt_network_cb)(zt_node* node, void* user, int op, const zt_network_info* info);
+typedef void (*zt_wire_cb)(zt_node* node, void* user, const zt_wire* wire);
+
 /* ---- Runtime ------------------------------------------------------------------------------ */
 ZT_API const char* zt_version(void); /* "0.1.0" */
 ZT_API const char* zt_last_error(void);
@@ -102,7 +186,15 @@ typedef struct zt_node_options {
   int allow_loopback;          /* nonzero: use 127.0.0.0/8 and ::1 paths (stock nodes refuse) */
   int64_t online_timeout_ms;   /* 0 = default (30000) */
   zt_event_cb on_event;        /* may be NULL */
-  void* user;                  /* passed to on_event */
+  void* user;                  /* passed to every callback */
+  /* ---- appended in ABI 1.1 (struct_size tells which fields a caller knows) ---- */
+  zt_frame_cb on_frame;        /* Ethernet frames from joined networks; may be NULL */
+  zt_network_cb on_network;    /* network up / config or status change / down; may be NULL */
+  zt_wire_cb on_wire;          /* every UDP datagram sent or received; may be NULL (costs a copy) */
+  const uint64_t* join;        /* networks to join at start */
+  size_t join_count;
+  zt_controller* controller;   /* act as this controller (see zt_controller_new); not owned,
+                                  must outlive the node; its networks are <node address>xxxxxx */
 } zt_node_options;
 
 ZT_API void zt_node_options_init(zt_node_options* o);
@@ -155,6 +247,48 @@ ZT_API zt_result zt_node_send_user_message(zt_node* node, uint64_t dest, uint64_
                                            const void* data, size_t len);
 /* Sends an ECHO; the reply updates the peer's latency. */
 ZT_API zt_result zt_node_ping(zt_node* node, uint64_t dest);
+
+/* ---- Virtual networks ---------------------------------------------------------------------- */
+ZT_API zt_result zt_node_join(zt_node* node, uint64_t nwid);
+ZT_API zt_result zt_node_leave(zt_node* node, uint64_t nwid); /* ZT_ERR_NOT_FOUND if not joined */
+/* Fills up to `cap` joined networks; *count receives the total. */
+ZT_API zt_result zt_node_networks(zt_node* node, zt_network_info* out, size_t cap, size_t* count);
+ZT_API zt_result zt_node_network(zt_node* node, uint64_t nwid, zt_network_info* out); /* NOT_FOUND */
+/* Sends an Ethernet frame (payload without the 14-byte header) on a joined network. Unicast,
+ * broadcast (ff:ff:ff:ff:ff:ff) and multicast destinations. A source MAC other than the node's
+ * own is only sent by an allowed bridge; otherwise the frame is dropped with a TRACE event that
+ * says why, and ZT_OK is still returned (like a NIC, sending is fire-and-forget). Errors:
+ * not joined (NOT_FOUND), payload larger than the network MTU (TOO_LARGE). */
+ZT_API zt_result zt_node_send_frame(zt_node* node, uint64_t nwid, uint64_t src_mac, uint64_t dst_mac,
+                                    uint16_t ethertype, uint16_t vlan, const void* data, size_t len);
+ZT_API zt_result zt_node_multicast_subscribe(zt_node* node, uint64_t nwid, uint64_t mac, uint32_t adi);
+ZT_API zt_result zt_node_multicast_unsubscribe(zt_node* node, uint64_t nwid, uint64_t mac, uint32_t adi);
+/* The MAC a node with `address` has on network `nwid` (pure function, PROTOCOL.md §4.2). */
+ZT_API uint64_t zt_network_mac(uint64_t address, uint64_t nwid);
+
+/* ---- Network controller --------------------------------------------------------------------
+ * An embedded controller: give it to a node with zt_node_options.controller and that node
+ * serves the networks whose id starts with its address. Managed through the same requests as
+ * zerotier-one's controller HTTP API (paths and JSON shapes; see docs/CLI.md), without HTTP. */
+/* db_path: SQLite file (created if missing), or NULL to keep everything in memory. */
+ZT_API zt_result zt_controller_new(const char* db_path, zt_controller** out);
+/* Free only after every node using it was freed. */
+ZT_API void zt_controller_free(zt_controller* c);
+/* method "GET" | "POST" | "PUT" | "DELETE"; path e.g. "/controller/network/<nwid>/member/<addr>";
+ * body JSON text or NULL. Writes the JSON response (NUL-terminated) into out and the HTTP status
+ * (200, 400, 404, ...) into *http_status; returns ZT_OK whenever a response was produced (check
+ * the status), ZT_ERR_TOO_LARGE if out is too small (*out_len then holds the needed size
+ * including the NUL). Pushes to online members (new config, revocation) happen right away. */
+ZT_API zt_result zt_controller_request(zt_controller* c, const char* method, const char* path,
+                                       const char* body, char* out, size_t cap, size_t* out_len,
+                                       int* http_status);
+
+/* ---- Worlds ---------------------------------------------------------------------------------- */
+/* Makes a signed planet with one root: `root_identity` (its secret text form; it also signs the
+ * world) reachable at `endpoints` ("127.0.0.1/9993,::1/9993"). Writes the world bytes into out;
+ * *len receives their size (also when out is too small: ZT_ERR_TOO_LARGE). */
+ZT_API zt_result zt_planet_make(uint64_t id, uint64_t timestamp_ms, const char* root_identity,
+                                const char* endpoints, uint8_t* out, size_t cap, size_t* len);
 
 typedef struct zt_counters {
   uint64_t datagrams_in, datagrams_out, packets_in, relayed;
