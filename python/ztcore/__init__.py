@@ -1,0 +1,26 @@
+"""ztcore for Python: embeddable ZeroTier-compatible nodes, over libztcore.so's C ABI (cffi).
+
+    from ztcore import Lab
+    with Lab(3) as lab:                       # root + controller + n1..n3 on 127.0.0.1
+        lab.n1.broadcast_eth(lab.nwid, "ping")
+        lab.n2.wait_for(lambda: lab.n2.vframes)
+        print(lab.n2.vframes[-1])
+
+The library is found through $ZTCORE_LIB, else the repository's build/libztcore.so. The Scapy
+console: ``python3 -m ztcore.scapy`` (or ``./dev repl``).
+"""
+from ._ffi import LIB_PATH, HEADER_PATH
+from .errors import (ControllerError, LabError, ZtError, ZtInternalError, ZtInvalidArgument, ZtIOError,
+                     ZtNotFound, ZtStateError, ZtTooLarge)
+from .types import Address, Frame, Mac, Network, NetworkId, Route, TraceEvent, UserMessage, WirePacket
+from .node import (LAB_ETHERTYPE, Controller, Node, NodeStatus, Peer, Runtime, generate_identities,
+                   generate_identity, identity_address, make_planet, network_mac, version)
+from .lab import LAB_NETWORK, Lab
+
+__all__ = [
+    "Address", "Controller", "ControllerError", "Frame", "HEADER_PATH", "LAB_ETHERTYPE", "LAB_NETWORK", "LIB_PATH",
+    "Lab", "LabError", "Mac", "Network", "NetworkId", "Node", "NodeStatus", "Peer", "Route", "Runtime",
+    "TraceEvent", "UserMessage", "WirePacket", "ZtError", "ZtIOError", "ZtInternalError", "ZtInvalidArgument",
+    "ZtNotFound", "ZtStateError", "ZtTooLarge", "generate_identities", "generate_identity", "identity_address",
+    "make_planet", "network_mac", "version",
+]

@@ -1,0 +1,89 @@
+"""Loading libztcore.so with cffi (ABI mode).
+
+The declarations are read from ``include/ztcore/ztcore.h`` at import time, so the header stays the
+only copy of the C ABI: preprocessor lines are dropped (integer ``#define`` constants are kept,
+cffi understands them), ``extern "C"`` guards and the ``ZT_API`` visibility macro are removed.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import cffi
+
+_PKG_DIR = Path(__file__).resolve().parent
+_REPO = _PKG_DIR.parent.parent
+
+
+def _find_header() -> Path:
+    candidates = []
+    if os.environ.get("ZTCORE_HEADER"):
+        candidates.append(Path(os.environ["ZTCORE_HEADER"]))
+    candidates.append(_REPO / "include" / "ztcore" / "ztcore.h")
+    candidates.append(_PKG_DIR / "ztcore.h")  # an installed copy next to the package
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise ImportError("ztcore: cannot find include/ztcore/ztcore.h (looked in: %s); set ZTCORE_HEADER"
+                      % ", ".join(str(c) for c in candidates))
+
+
+def header_to_cdef(text: str) -> str:
+    """Turns the C header into text that cffi's cdef() accepts."""
+    out = []
+    skip_depth = 0  # > 0 while inside an `#if...__cplusplus` block
+    depth = 0
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith("#"):
+            directive = s[1:].strip()
+            if directive.startswith("if"):  # #if, #ifdef, #ifndef
+                depth += 1
+                if skip_depth == 0 and "__cplusplus" in directive:
+                    skip_depth = depth
+            elif directive.startswith("endif"):
+                if skip_depth == depth:
+                    skip_depth = 0
+                depth -= 1
+            elif skip_depth == 0:
+                m = re.match(r"define\s+(\w+)\s+(\d+)\b", directive)
+                if m:
+                    out.append("#define %s %s" % m.groups())
+            continue
+        if skip_depth:
+            continue
+        out.append(re.sub(r"\bZT_API\b\s*", "", line))
+    return "\n".join(out)
+
+
+def _find_library() -> str:
+    env = os.environ.get("ZTCORE_LIB")
+    if env:
+        if not Path(env).is_file():
+            raise ImportError("ztcore: ZTCORE_LIB=%s does not exist" % env)
+        return env
+    p = _REPO / "build" / "libztcore.so"
+    if p.is_file():
+        return str(p)
+    raise ImportError(
+        "ztcore: libztcore.so not found. Build it with\n"
+        "    cmake -S %s -B %s/build -G Ninja && cmake --build %s/build --target ztcore_shared\n"
+        "(or run ./dev build), or point ZTCORE_LIB at a libztcore.so." % (_REPO, _REPO, _REPO))
+
+
+HEADER_PATH = _find_header()
+ffi = cffi.FFI()
+ffi.cdef(header_to_cdef(HEADER_PATH.read_text()))
+LIB_PATH = _find_library()
+lib = ffi.dlopen(LIB_PATH)
+
+
+def has(name: str) -> bool:
+    """True if the loaded library defines the C function `name` (ABI 1.1 functions may be missing
+    from an older build)."""
+    try:
+        getattr(lib, name)
+        return True
+    except AttributeError:
+        return False

@@ -1,0 +1,221 @@
+"""The local lab in Python: a root, a controller with a private network and N member nodes, all in
+this process on 127.0.0.1 (the Python twin of ``ztcore lab``, tools/cmd_lab.cpp)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Dict, List, Optional, Type
+
+from .errors import LabError, ZtError, ZtIOError
+from .node import Controller, Node, Runtime, generate_identities, make_planet
+from .types import NetworkId
+
+log = logging.getLogger("ztcore.lab")
+
+#: The lab network, as tools/cmd_lab.cpp creates it.
+LAB_NETWORK = {
+    "name": "ztcore-lab",
+    "private": True,
+    "enableBroadcast": True,
+    "multicastLimit": 64,
+    "v4AssignMode": {"zt": True},
+    "v6AssignMode": {"rfc4193": True, "6plane": False, "zt": False},
+    "ipAssignmentPools": [{"ipRangeStart": "10.147.20.1", "ipRangeEnd": "10.147.20.254"}],
+    "routes": [{"target": "10.147.20.0/24", "via": None}],
+}
+LAB_WORLD_ID = 0x1AB
+
+
+class Lab:
+    """A root, a controller with a private network and ``n`` member nodes named n1..nN, all on
+    127.0.0.1. The members join, are authorized, and the lab waits until every one is ONLINE with
+    network status OK.
+
+    ``Lab(3)`` starts right away, except when created inside a running asyncio loop (then
+    ``async with Lab(3) as lab:`` starts it in a worker thread, not blocking the loop);
+    ``start=True/False`` forces either. Use it as a context manager, or call :meth:`close`.
+
+    Attributes: ``nodes`` (the members), ``n1``.. (also ``lab["n1"]``), ``nwid``, ``root``,
+    ``controller_node``, ``controller`` (the :class:`Controller`), ``planet`` (bytes), ``runtime``.
+    """
+
+    def __init__(self, n: int = 3, *, timeout: float = 30.0, node_class: Type[Node] = Node, wire_log: bool = True,
+                 network: Optional[dict] = None, start: Optional[bool] = None):
+        if n < 1:
+            raise ValueError("a lab needs at least one member node")
+        self.n = n
+        self.timeout = timeout
+        self.node_class = node_class
+        self.wire_log = wire_log
+        self.network_config = dict(network or LAB_NETWORK)
+        self.runtime: Optional[Runtime] = None
+        self.controller: Optional[Controller] = None
+        self.root: Optional[Node] = None
+        self.controller_node: Optional[Node] = None
+        self.nodes: List[Node] = []
+        self.nwid: Optional[NetworkId] = None
+        self.planet: Optional[bytes] = None
+        self.root_port = 0
+        self.timings: Dict[str, float] = {}
+        if start is None:
+            try:
+                asyncio.get_running_loop()
+                start = False
+            except RuntimeError:
+                start = True
+        if start:
+            self.start()
+
+    @property
+    def started(self) -> bool:
+        return self.runtime is not None
+
+    def start(self) -> "Lab":
+        """Brings the lab up (no-op if it is up). Raises :class:`LabError` on failure (and cleans up)."""
+        if self.started:
+            return self
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start(self) -> None:
+        t = time.monotonic()
+        ids = generate_identities(self.n + 2)
+        self.timings["identities"] = time.monotonic() - t
+        self.runtime = Runtime()
+        t = time.monotonic()
+        self._start_root(ids[0])
+
+        self.controller = Controller()
+        self.controller_node = Node(self.runtime, "controller", identity=ids[1], planet=self.planet,
+                                    controller=self.controller, wire_log=self.wire_log)
+        self.nwid = self.controller.create_network(self.controller_node.ztid, self.network_config)
+        log.info("controller %s, private network %s", self.controller_node.ztid, self.nwid)
+
+        for i in range(self.n):
+            self.nodes.append(self.node_class(self.runtime, "n%d" % (i + 1), identity=ids[i + 2], planet=self.planet,
+                                              join=[self.nwid], wire_log=self.wire_log))
+        self.timings["start"] = time.monotonic() - t
+
+        t = time.monotonic()
+        if not self.runtime.wait_for(lambda: all(n.online for n in self.nodes), self.timeout):
+            raise LabError("not every node came online within %.0f s: %s" % (
+                self.timeout, ", ".join("%s %s" % (n.name, "ONLINE" if n.online else "OFFLINE") for n in self.nodes)))
+        self.timings["online"] = time.monotonic() - t
+
+        t = time.monotonic()
+        for n in self.nodes:
+            self.controller.authorize(self.nwid, n.ztid)
+        if not self.runtime.wait_for(self._all_ok, self.timeout):
+            raise LabError("not every node got its network config within %.0f s: %s" % (self.timeout, ", ".join(
+                "%s %s" % (n.name, self._status(n)) for n in self.nodes)))
+        self.timings["config"] = time.monotonic() - t
+        log.info("lab up: %s", ", ".join("%s=%s" % (n.name, n.ztid) for n in self.nodes))
+
+    def _start_root(self, identity: str) -> None:
+        # The planet names the root's port, so a free port is found with a probe node which is
+        # closed again; another process may take the port in between: retry.
+        last = None
+        for attempt in range(5):
+            probe = Node(self.runtime, "probe", identity=identity, wire_log=False)
+            port = probe.port
+            probe.close()
+            self.planet = make_planet(LAB_WORLD_ID, int(time.time() * 1000), identity, "127.0.0.1/%d" % port)
+            try:
+                self.root = Node(self.runtime, "root", identity=identity, port=port, planet=self.planet,
+                                 wire_log=self.wire_log)
+                self.root_port = port
+                log.info("root %s at 127.0.0.1/%d", self.root.ztid, port)
+                return
+            except ZtIOError as e:
+                last = e
+                log.warning("root port %d taken (%s), retrying", port, e)
+        raise LabError("cannot start the root: %s" % last)
+
+    def _status(self, n: Node) -> str:
+        try:
+            return "%s %s" % ("ONLINE" if n.online else "OFFLINE", n.network(self.nwid).status)
+        except ZtError as e:
+            return str(e)
+
+    def _all_ok(self) -> bool:
+        for n in self.nodes:
+            try:
+                if n.network(self.nwid).status != "OK":
+                    return False
+            except ZtError:
+                return False
+        return True
+
+    def add_node(self, name: Optional[str] = None, authorize: bool = True, wait: bool = True) -> Node:
+        """Starts one more member (named n<k+1> by default), joins it, authorizes it and waits for
+        status OK."""
+        if not self.started:
+            raise LabError("the lab is not started")
+        node = self.node_class(self.runtime, name or "n%d" % (len(self.nodes) + 1), planet=self.planet,
+                               join=[self.nwid], wire_log=self.wire_log)
+        self.nodes.append(node)
+        if authorize:
+            self.controller.authorize(self.nwid, node.ztid)
+        if wait and authorize and not self.runtime.wait_for(
+                lambda: node.online and node.network(self.nwid).status == "OK", self.timeout):
+            raise LabError("%s did not get its network config within %.0f s" % (node.name, self.timeout))
+        return node
+
+    def table(self) -> str:
+        """The node table: name, ztid, MAC and IPs of every member."""
+        rows = ["  %-6s %-10s %-17s %s" % ("node", "ztid", "mac", "ips")]
+        for n in self.nodes:
+            try:
+                net = n.network(self.nwid)
+                rows.append("  %-6s %-10s %-17s %s" % (n.name, n.ztid, net.mac, ", ".join(net.ips)))
+            except ZtError as e:
+                rows.append("  %-6s %-10s %s" % (n.name, n.ztid, e))
+        return "\n".join(rows)
+
+    def __getattr__(self, name: str) -> Node:
+        # lab.n1, lab.n2 ... (only called for attributes not found normally)
+        if name.startswith("n") and name[1:].isdigit():
+            for n in self.__dict__.get("nodes", []):
+                if n.name == name:
+                    return n
+        raise AttributeError(name)
+
+    def __getitem__(self, name: str) -> Node:
+        for n in self.nodes + [x for x in (self.root, self.controller_node) if x]:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    def close(self) -> None:
+        """Stops every node, the controller and the runtime."""
+        if self.runtime is not None:
+            self.runtime.close()
+            self.runtime = None
+        if self.controller is not None:
+            self.controller.close()
+            self.controller = None
+
+    def __enter__(self) -> "Lab":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    async def __aenter__(self) -> "Lab":
+        await asyncio.to_thread(self.start)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await asyncio.to_thread(self.close)
+
+    def __repr__(self) -> str:
+        if not self.started:
+            return "<Lab n=%d (not started)>" % self.n
+        return "<Lab network %s root %s controller %s nodes %s>" % (
+            self.nwid, self.root.ztid if self.root else "-",
+            self.controller_node.ztid if self.controller_node else "-", " ".join(n.name for n in self.nodes))
