@@ -258,7 +258,9 @@ ZT_API zt_result zt_node_network(zt_node* node, uint64_t nwid, zt_network_info* 
  * broadcast (ff:ff:ff:ff:ff:ff) and multicast destinations. A source MAC other than the node's
  * own is only sent by an allowed bridge; otherwise the frame is dropped with a TRACE event that
  * says why, and ZT_OK is still returned (like a NIC, sending is fire-and-forget). Errors:
- * not joined (NOT_FOUND), payload larger than the network MTU (TOO_LARGE). */
+ * not joined (NOT_FOUND), payload larger than the network MTU (TOO_LARGE; before the network has
+ * a config its MTU is unknown and only payloads over 10000 bytes are refused — the frame is then
+ * dropped with a TRACE), MACs above 48 bits (INVALID_ARGUMENT). */
 ZT_API zt_result zt_node_send_frame(zt_node* node, uint64_t nwid, uint64_t src_mac, uint64_t dst_mac,
                                     uint16_t ethertype, uint16_t vlan, const void* data, size_t len);
 ZT_API zt_result zt_node_multicast_subscribe(zt_node* node, uint64_t nwid, uint64_t mac, uint32_t adi);
@@ -279,6 +281,16 @@ ZT_API void zt_controller_free(zt_controller* c);
  * (200, 400, 404, ...) into *http_status; returns ZT_OK whenever a response was produced (check
  * the status), ZT_ERR_TOO_LARGE if out is too small (*out_len then holds the needed size
  * including the NUL). Pushes to online members (new config, revocation) happen right away. */
+/* Details: out_len and http_status are required; out may be NULL when cap is 0. *out_len is
+ * set whenever a response was produced (its size including the NUL). On ZT_ERR_TOO_LARGE the
+ * request WAS carried out and *http_status is set: do not repeat a write just to get a bigger
+ * answer (a repeated POST .../<address>______ creates another network); read it back with GET.
+ * The pushes run on the loop thread of the node serving this controller, so from one of that
+ * runtime's callbacks this returns ZT_ERR_STATE. A controller serves one node at a time
+ * (zt_node_new with a controller already in use: ZT_ERR_STATE). Without a node (never attached,
+ * or its node was freed) it still answers; creating a network needs the node's address, so
+ * POST /controller/network[/<address>______] is 503 then, while POST /controller/network/<nwid>
+ * with an explicit id works. */
 ZT_API zt_result zt_controller_request(zt_controller* c, const char* method, const char* path,
                                        const char* body, char* out, size_t cap, size_t* out_len,
                                        int* http_status);

@@ -1,67 +1,49 @@
 // extern "C" shims over the runtime: catch everything, map to zt_result, keep the message.
-#include "ztcore/ztcore.h"
-
+// This file: runtime, nodes, peers, identities. Networks: capi_network.cpp; controller and
+// worlds: capi_controller.cpp; shared types: capi_internal.hpp.
+#include <algorithm>
+#include <cstddef>
+#include <cstdio>
 #include <cstring>
-#include <exception>
-#include <memory>
-#include <new>
 #include <sstream>
 #include <string>
 
+#include "capi/capi_internal.hpp"
 #include "crypto/crypto.hpp"
 #include "proto/identity.hpp"
-#include "runtime/runtime.hpp"
 
 using namespace zt;
+using namespace zt::capi;
 
-struct zt_runtime {
-  runtime::Runtime rt;
-};
-
-struct zt_node {
-  zt_runtime* owner = nullptr;
-  std::shared_ptr<runtime::NodeHandle> h;
-  zt_event_cb cb = nullptr;
-  void* user = nullptr;
-};
+namespace zt::capi {
 
 namespace {
-
 thread_local std::string g_last_error;
+}  // namespace
 
 zt_result fail(zt_result code, std::string msg) {
   g_last_error = std::move(msg);
   return code;
 }
 
-template <class F>
-zt_result guarded(F&& f) {
-  try {
-    return f();
-  } catch (const std::bad_alloc&) {
-    return fail(ZT_ERR_INTERNAL, "out of memory");
-  } catch (const std::exception& e) {
-    return fail(ZT_ERR_INTERNAL, e.what());
-  } catch (...) {
-    return fail(ZT_ERR_INTERNAL, "unknown exception");
-  }
-}
-
-// A node may not be driven from its own runtime's callbacks (the core is not reentrant).
-bool usable(zt_node* n) { return n && n->h && n->owner && !n->owner->rt.on_loop_thread(); }
-
 zt_result check_node(zt_node* n) {
   if (!n || !n->h) return fail(ZT_ERR_INVALID_ARGUMENT, "null node");
-  if (!usable(n)) return fail(ZT_ERR_STATE, "ztcore functions cannot be called from an event callback");
+  if (!n->owner) return fail(ZT_ERR_STATE, "the node's runtime was freed");
+  if (n->owner->rt->on_loop_thread())
+    return fail(ZT_ERR_STATE, "ztcore functions cannot be called from an event callback");
   return ZT_OK;
 }
 
-zt_result from_status(const Status& st, zt_result code = ZT_ERR_INVALID_ARGUMENT) {
+zt_result from_status(const Status& st, zt_result other) {
   if (st.ok()) return ZT_OK;
-  return fail(code, st.error());
+  const std::string& m = st.error();
+  if (m.find("is not joined") != std::string::npos) return fail(ZT_ERR_NOT_FOUND, m);
+  if (m.find("exceeds") != std::string::npos || m.find("too large") != std::string::npos)
+    return fail(ZT_ERR_TOO_LARGE, m);
+  return fail(other, m);
 }
 
-}  // namespace
+}  // namespace zt::capi
 
 extern "C" {
 
@@ -79,6 +61,17 @@ zt_result zt_runtime_new(zt_runtime** out) {
 void zt_runtime_free(zt_runtime* rt) {
   if (!rt) return;
   try {
+    if (rt->rt->on_loop_thread()) return;  // from a callback: would join its own thread
+    std::vector<zt_node*> nodes;
+    {
+      std::lock_guard lk(rt->mu);
+      nodes.swap(rt->nodes);
+    }
+    rt->rt.reset();  // stops every node, then the loop thread
+    for (zt_node* n : nodes) {
+      unlink_controller(n);
+      n->owner = nullptr;
+    }
     delete rt;
   } catch (...) {
   }
@@ -91,11 +84,75 @@ void zt_node_options_init(zt_node_options* o) {
   o->port = 9993;
 }
 
+namespace {
+
+// True if the caller's zt_node_options (struct_size bytes) contains `field`.
+#define ZT_HAS_FIELD(o, field) \
+  ((o)->struct_size >= offsetof(zt_node_options, field) + sizeof(((zt_node_options*)nullptr)->field))
+
+void wire_callbacks(zt_node* raw, runtime::NodeConfig& c) {
+  if (raw->on_event)
+    c.on_event = [raw](const core::Event& e) {
+      zt_event ev{};
+      ev.type = int(e.type);
+      ev.peer = e.peer;
+      ev.type_id = e.type_id;
+      ev.data = e.data.data();
+      ev.len = e.data.size();
+      ev.text = e.text.c_str();
+      try {
+        raw->on_event(raw, raw->user, &ev);
+      } catch (...) {
+      }
+    };
+  if (raw->on_frame)
+    c.on_frame = [raw](uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype, uint16_t vlan, ByteSpan data) {
+      zt_frame f{};
+      f.nwid = nwid;
+      f.src_mac = src.value();
+      f.dst_mac = dst.value();
+      f.ethertype = ethertype;
+      f.vlan = vlan;
+      f.data = data.data();
+      f.len = data.size();
+      try {
+        raw->on_frame(raw, raw->user, &f);
+      } catch (...) {
+      }
+    };
+  if (raw->on_network) {
+    raw->network_scratch = std::make_unique<zt_network_info>();
+    c.on_network = [raw](uint64_t, core::NetworkOp op, const core::NetworkInfo& info) {
+      zt_network_info& z = *raw->network_scratch;
+      fill_network_info(info, z);
+      try {
+        raw->on_network(raw, raw->user, int(op), &z);
+      } catch (...) {
+      }
+    };
+  }
+  if (raw->on_wire)
+    c.on_wire = [raw](runtime::WireDirection dir, const proto::InetAddress& remote, int64_t now, ByteSpan data) {
+      zt_wire w;
+      w.direction = dir == runtime::WireDirection::Sent ? ZT_WIRE_SENT : ZT_WIRE_RECEIVED;
+      std::snprintf(w.remote, sizeof w.remote, "%s", remote.to_string().c_str());
+      w.time_ms = now;
+      w.data = data.data();
+      w.len = data.size();
+      try {
+        raw->on_wire(raw, raw->user, &w);
+      } catch (...) {
+      }
+    };
+}
+
+}  // namespace
+
 zt_result zt_node_new(zt_runtime* rt, const zt_node_options* o, zt_node** out) {
   if (!rt || !o || !out) return fail(ZT_ERR_INVALID_ARGUMENT, "null argument");
-  if (o->struct_size < offsetof(zt_node_options, user) + sizeof(void*))
+  if (!ZT_HAS_FIELD(o, user))
     return fail(ZT_ERR_INVALID_ARGUMENT, "zt_node_options.struct_size too small (call zt_node_options_init)");
-  if (rt->rt.on_loop_thread()) return fail(ZT_ERR_STATE, "cannot create a node from an event callback");
+  if (rt->rt->on_loop_thread()) return fail(ZT_ERR_STATE, "cannot create a node from an event callback");
   return guarded([&]() -> zt_result {
     runtime::NodeConfig c;
     if (o->home) c.home = o->home;
@@ -119,7 +176,7 @@ zt_result zt_node_new(zt_runtime* rt, const zt_node_options* o, zt_node** out) {
     }
     if (o->identity) {
       std::string text(o->identity);
-      while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+      while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
       auto id = proto::Identity::parse(text);
       if (!id.ok()) return fail(ZT_ERR_INVALID_ARGUMENT, "bad identity: " + id.error());
       if (!id->has_private()) return fail(ZT_ERR_INVALID_ARGUMENT, "identity has no secret part");
@@ -127,33 +184,51 @@ zt_result zt_node_new(zt_runtime* rt, const zt_node_options* o, zt_node** out) {
     }
     c.allow_loopback = o->allow_loopback != 0;
     if (o->online_timeout_ms > 0) c.online_timeout_ms = o->online_timeout_ms;
+
     auto node = std::make_unique<zt_node>();
     node->owner = rt;
-    node->cb = o->on_event;
     node->user = o->user;
-    if (node->cb) {
-      zt_node* raw = node.get();
-      c.on_event = [raw](const core::Event& e) {
-        zt_event ev{};
-        ev.type = int(e.type);
-        ev.peer = e.peer;
-        ev.type_id = e.type_id;
-        ev.data = e.data.data();
-        ev.len = e.data.size();
-        ev.text = e.text.c_str();
-        try {
-          raw->cb(raw, raw->user, &ev);
-        } catch (...) {
-        }
-      };
+    node->on_event = o->on_event;
+    // ABI 1.1 fields: only those the caller's struct covers.
+    if (ZT_HAS_FIELD(o, on_frame)) node->on_frame = o->on_frame;
+    if (ZT_HAS_FIELD(o, on_network)) node->on_network = o->on_network;
+    if (ZT_HAS_FIELD(o, on_wire)) node->on_wire = o->on_wire;
+    if (ZT_HAS_FIELD(o, join_count) && o->join_count) {
+      if (!o->join) return fail(ZT_ERR_INVALID_ARGUMENT, "join_count is set but join is NULL");
+      for (size_t i = 0; i < o->join_count; ++i) {
+        if (o->join[i] == 0) return fail(ZT_ERR_INVALID_ARGUMENT, "join: invalid network id 0");
+        c.join.push_back(o->join[i]);
+      }
     }
-    auto h = rt->rt.add_node(std::move(c));
+    zt_controller* ctl = ZT_HAS_FIELD(o, controller) ? o->controller : nullptr;
+    wire_callbacks(node.get(), c);
+
+    if (ctl) {
+      std::lock_guard lk(ctl->mu);
+      if (ctl->claimed) return fail(ZT_ERR_STATE, "this zt_controller already serves another node");
+      ctl->claimed = true;
+      c.controller = ctl->ctl.get();
+    }
+    auto h = rt->rt->add_node(std::move(c));
     if (!h.ok()) {
+      if (ctl) {
+        std::lock_guard lk(ctl->mu);
+        ctl->claimed = false;
+      }
       const std::string& m = h.error();
       const bool io = m.find("bind") != std::string::npos || m.find("cannot") != std::string::npos;
       return fail(io ? ZT_ERR_IO : ZT_ERR_INVALID_ARGUMENT, m);
     }
     node->h = *h;
+    if (ctl) {
+      std::lock_guard lk(ctl->mu);
+      ctl->node = node.get();
+      node->controller = ctl;
+    }
+    {
+      std::lock_guard lk(rt->mu);
+      rt->nodes.push_back(node.get());
+    }
     *out = node.release();
     return ZT_OK;
   });
@@ -162,7 +237,15 @@ zt_result zt_node_new(zt_runtime* rt, const zt_node_options* o, zt_node** out) {
 void zt_node_free(zt_node* node) {
   if (!node) return;
   try {
-    if (node->h && node->owner && !node->owner->rt.on_loop_thread()) node->owner->rt.remove_node(node->h);
+    if (node->owner) {
+      if (node->owner->rt->on_loop_thread()) return;  // from a callback: refused (would stop the node mid-call)
+      {
+        std::lock_guard lk(node->owner->mu);
+        std::erase(node->owner->nodes, node);
+      }
+      if (node->h) node->owner->rt->remove_node(node->h);
+      unlink_controller(node);
+    }
     node->h.reset();
     delete node;
   } catch (...) {

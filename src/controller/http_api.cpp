@@ -1,4 +1,4 @@
-// HTTP JSON API over cpp-httplib. See http_api.hpp for the routes and contract.
+// HTTP JSON API over cpp-httplib: authentication and transport; the routes are api_router.cpp.
 #include "controller/http_api.hpp"
 
 #include <fcntl.h>
@@ -13,10 +13,8 @@
 #include <sstream>
 #include <thread>
 
-#include "base/hex.hpp"
-#include "controller/objects.hpp"
+#include "controller/api_router.hpp"
 #include "crypto/crypto.hpp"
-#include "proto/vl2.hpp"
 
 namespace zt::controller {
 
@@ -32,22 +30,6 @@ bool constant_time_equal(const std::string& a, const std::string& b) {
   unsigned char d = 0;
   for (size_t i = 0; i < a.size(); ++i) d |= uint8_t(a[i] ^ b[i]);
   return d == 0;
-}
-
-std::vector<std::string> split_path(const std::string& path) {
-  std::vector<std::string> out;
-  size_t at = 0;
-  while (at < path.size()) {
-    size_t slash = path.find('/', at);
-    if (slash == std::string::npos) slash = path.size();
-    if (slash > at) out.push_back(path.substr(at, slash - at));
-    at = slash + 1;
-  }
-  return out;
-}
-
-ApiResponse method_not_allowed(const std::string& method, const std::string& path) {
-  return ApiResponse::error(405, "method " + method + " not allowed on " + path);
 }
 
 }  // namespace
@@ -74,137 +56,13 @@ struct HttpApi::Impl {
     return !token.empty() && constant_time_equal(token, cfg.auth_token);
   }
 
-  // Body of a write: empty means {}; otherwise a JSON object.
-  static Result<json> parse_body(const httplib::Request& req) {
-    if (req.body.find_first_not_of(" \t\r\n") == std::string::npos) return json::object();
-    try {
-      json j = json::parse(req.body);
-      if (!j.is_object()) return err("body: expected a JSON object");
-      return j;
-    } catch (const json::parse_error& e) {
-      return err(std::string("malformed JSON: ") + e.what());
-    }
-  }
-
-  ApiResponse route(const httplib::Request& req, bool& wrote) {
-    const std::string& m = req.method;
-    const bool is_get = m == "GET" || m == "HEAD";
-    const bool is_write = m == "POST" || m == "PUT";
-    const bool is_delete = m == "DELETE";
-    auto segs = split_path(req.path);
-    bool unstable = false;
-    if (!segs.empty() && segs[0] == "unstable") {
-      unstable = true;
-      segs.erase(segs.begin());
-    }
-    auto not_found = [&] { return ApiResponse::error(404, "no such path: " + req.path); };
-    if (segs.empty() || segs[0] != "controller") return not_found();
-    const int64_t now = cfg.clock();
-
-    if (segs.size() == 1) {
-      if (!is_get) return method_not_allowed(m, req.path);
-      return {200, json{{"controller", true}, {"apiVersion", 4}, {"clock", now}, {"databaseReady", db.ready()}}};
-    }
-    if (segs[1] != "network") return not_found();
-
-    if (segs.size() == 2) {
-      if (is_get) {
-        if (!unstable) return ctl.list_networks();
-        json data = json::array();
-        for (uint64_t id : db.list_networks())
-          if (auto n = db.get_network(id)) data.push_back(*n);
-        size_t count = data.size();
-        return {200, json{{"data", data}, {"meta", {{"networkCount", count}}}}};
-      }
-      if (is_write && !unstable) {
-        auto body = parse_body(req);
-        if (!body) return ApiResponse::error(400, body.error());
-        wrote = true;
-        return ctl.create_network(now, *body);
-      }
-      return method_not_allowed(m, req.path);
-    }
-
-    // /controller/network/<address>______ : create under that controller address.
-    const std::string& id = segs[2];
-    if (id.size() == 16 && id.compare(10, 6, "______") == 0) {
-      if (segs.size() != 3 || unstable) return not_found();
-      if (!is_write) return method_not_allowed(m, req.path);
-      auto prefix = parse_hex_u64(id.substr(0, 10));
-      if (id.substr(0, 10).find_first_not_of("0123456789abcdefABCDEF") != std::string::npos || !prefix)
-        return ApiResponse::error(400, "bad controller address in '" + id + "'");
-      if (ctl.address() != 0 && *prefix != ctl.address())
-        return ApiResponse::error(400, "controller address " + id.substr(0, 10) + " is not this controller's (" +
-                                           proto::address_to_string(ctl.address()) + ")");
-      auto body = parse_body(req);
-      if (!body) return ApiResponse::error(400, body.error());
-      wrote = true;
-      return ctl.create_network(now, *body);
-    }
-    auto nwid = proto::parse_network_id(id);
-    if (!nwid) return ApiResponse::error(400, "bad network ID '" + id + "' (expected 16 hex digits)");
-
-    if (segs.size() == 3) {
-      if (unstable) return not_found();
-      if (is_get) return ctl.get_network(*nwid);
-      if (is_write) {
-        auto body = parse_body(req);
-        if (!body) return ApiResponse::error(400, body.error());
-        wrote = true;
-        return ctl.write_network(now, *nwid, *body);
-      }
-      if (is_delete) {
-        wrote = true;
-        return ctl.delete_network(now, *nwid);
-      }
-      return method_not_allowed(m, req.path);
-    }
-    if (segs[3] != "member") return not_found();
-
-    if (segs.size() == 4) {
-      if (!is_get) return method_not_allowed(m, req.path);
-      if (!unstable) return ctl.list_members(*nwid);
-      if (!db.get_network(*nwid))
-        return ApiResponse::error(404, "network " + proto::network_id_to_string(*nwid) + " not found");
-      json data = json::array();
-      size_t authorized = 0;
-      for (json& mem : db.members_of(*nwid)) {
-        if (json_bool(mem, "authorized", false)) ++authorized;
-        data.push_back(std::move(mem));
-      }
-      size_t total = data.size();
-      return {200, json{{"data", data}, {"meta", {{"totalCount", total}, {"authorizedCount", authorized}}}}};
-    }
-    if (segs.size() != 5 || unstable) return not_found();
-    auto addr = parse_address(segs[4]);
-    if (!addr) return ApiResponse::error(400, "bad member address '" + segs[4] + "' (expected 10 hex digits)");
-    if (is_get) return ctl.get_member(*nwid, *addr);
-    if (is_write) {
-      auto body = parse_body(req);
-      if (!body) return ApiResponse::error(400, body.error());
-      wrote = true;
-      return ctl.write_member(now, *nwid, *addr, *body);
-    }
-    if (is_delete) {
-      wrote = true;
-      return ctl.delete_member(now, *nwid, *addr);
-    }
-    return method_not_allowed(m, req.path);
-  }
-
   void serve(const httplib::Request& req, httplib::Response& res) {
-    bool wrote = false;
-    ApiResponse r;
-    try {
-      r = route(req, wrote);
-    } catch (const std::exception& e) {
-      r = ApiResponse::error(500, std::string("internal error: ") + e.what());
-    }
-    res.status = r.status;
-    res.set_content(r.body.dump(2, ' ', false, json::error_handler_t::replace) + "\n", "application/json");
+    RoutedResponse r = route_api(ctl, db, cfg.clock(), req.method, req.path, req.body);
+    res.status = r.response.status;
+    res.set_content(api_response_text(r.response), "application/json");
     // Pushes and revocations go out on the node thread before the client sees the reply
     // (when run_on_node runs synchronously, as the runtime's with_node does).
-    if (wrote && r.ok() && cfg.run_on_node) {
+    if (r.wrote && cfg.run_on_node) {
       EmbeddedController* c = &ctl;
       cfg.run_on_node([c](int64_t t) { c->process_pending(t); });
     }

@@ -1,21 +1,9 @@
 // The controller's HTTP JSON API: zerotier-one's controller paths and object shapes
-// (PROTOCOL.md §10.2), served by cpp-httplib on its own threads.
-//
-//   GET    /controller                              {"controller":true,"apiVersion":4,"clock":ms,"databaseReady":bool}
-//   GET    /controller/network                      ["<nwid>", ...]
-//   POST   /controller/network                      create with a random network number
-//   POST   /controller/network/<address>______      same (address must be this controller's)
-//   GET|POST|PUT|DELETE /controller/network/<nwid>
-//   GET    /controller/network/<nwid>/member        {"<address>": revision, ...}
-//   GET|POST|PUT|DELETE /controller/network/<nwid>/member/<address>
-//   GET    /unstable/controller/network[/<nwid>/member]   {"data":[objects],"meta":{counts}}
-// PUT is the same as POST (a merge). DELETE returns the deleted object.
+// (PROTOCOL.md §10.2), served by cpp-httplib on its own threads. The paths, shapes and status
+// codes are those of route_api() (api_router.hpp); this layer adds the transport and the token.
 //
 // Every request needs the token: header `X-ZT1-Auth: <token>` (also accepted:
-// `Authorization: Bearer <token>`, query `?auth=<token>`); otherwise 401. Errors are JSON
-// `{"error":"..."}`: 400 bad input (malformed JSON, wrong types, bad nwid/address), 401,
-// 404 unknown network/member/path, 405 method, 500 storage, 503 not attached. A rejected
-// write changes nothing.
+// `Authorization: Bearer <token>`, query `?auth=<token>`); otherwise 401 {"error":"..."}.
 //
 // Threading: handlers run on the server's threads and call the controller's management
 // methods (thread-safe). After a successful write, `run_on_node` is called with a function

@@ -101,9 +101,18 @@ struct NodeHandle::Impl final : core::Host {
         if (r < 0 && errno == EINTR) continue;
         break;  // EAGAIN/ENOBUFS: UDP is lossy; drop the rest of this batch
       }
+      if (cfg.on_wire) tap_sent(b, done, size_t(r));
       done += size_t(r);
     }
     b.n = 0;
+  }
+  // Reports datagrams [from, from + count) of a batch that the kernel accepted.
+  void tap_sent(const OutBatch& b, size_t from, size_t count) {
+    const int64_t now = now_ms();
+    for (size_t i = from; i < from + count; ++i) {
+      auto to = InetAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&b.addr[i]));
+      if (to) cfg.on_wire(WireDirection::Sent, *to, now, ByteSpan(b.data[i].data(), b.len[i]));
+    }
   }
   void flush_all() {
     for (size_t i = 0; i < out.size(); ++i)
@@ -136,7 +145,8 @@ struct NodeHandle::Impl final : core::Host {
         int t = int(ttl);
         setsockopt(fd, v4 ? IPPROTO_IP : IPPROTO_IPV6, v4 ? IP_TTL : IPV6_UNICAST_HOPS, &t, sizeof t);
       }
-      ::sendto(fd, data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&ss), sl);
+      const ssize_t sent = ::sendto(fd, data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&ss), sl);
+      if (sent >= 0 && cfg.on_wire) cfg.on_wire(WireDirection::Sent, to, now_ms(), data);
       if (ttl) setsockopt(fd, v4 ? IPPROTO_IP : IPPROTO_IPV6, v4 ? IP_TTL : IPV6_UNICAST_HOPS, &old, sizeof old);
       return;
     }
@@ -232,10 +242,12 @@ void Runtime::Impl::read_socket(NodeHandle::Impl& n, size_t si, int64_t now) {
     int r = ::recvmmsg(n.sockets[si].fd, msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
     if (r <= 0) break;
     for (int i = 0; i < r; ++i) {
+      // An IPv4-mapped IPv6 source is reported as IPv4.
       auto addr = InetAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&from[size_t(i)]));
       if (!addr) continue;
-      // An IPv4-mapped IPv6 source is reported as IPv4.
-      int64_t d = n.node->process_wire_packet(now, int64_t(si), *addr, ByteSpan(bufs[size_t(i)].data(), msgs[size_t(i)].msg_len));
+      const ByteSpan datagram(bufs[size_t(i)].data(), msgs[size_t(i)].msg_len);
+      if (n.cfg.on_wire) n.cfg.on_wire(WireDirection::Received, *addr, now, datagram);
+      int64_t d = n.node->process_wire_packet(now, int64_t(si), *addr, datagram);
       n.deadline = std::min(n.deadline, d);
     }
     n.flush_all();

@@ -27,6 +27,8 @@ namespace zt::runtime {
 // Milliseconds on the runtime's clock: Unix epoch ms, advancing monotonically.
 int64_t now_ms();
 
+enum class WireDirection : int { Received = 0, Sent = 1 };
+
 struct NodeConfig {
   std::string home;                    // state directory; empty = in memory
   uint16_t port = 9993;                // 0 = pick a free port
@@ -48,6 +50,11 @@ struct NodeConfig {
   std::vector<uint64_t> join;
   // A network controller to attach (not owned; must outlive the node).
   core::NetworkController* controller = nullptr;
+  // Wire tap: every UDP datagram this node receives (before the core sees it) or sends
+  // (after the kernel accepted it; datagrams dropped by a full socket buffer are not
+  // reported). Loop thread; `data` valid only during the call; `now` on the runtime clock.
+  // Unset = no cost on the datagram paths.
+  std::function<void(WireDirection dir, const proto::InetAddress& remote, int64_t now, ByteSpan data)> on_wire;
 };
 
 class Runtime;

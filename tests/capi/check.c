@@ -1,6 +1,8 @@
 /* Compiled as C99: proves the public header is plain C and that a C program can run nodes.
  * Two in-memory nodes on 127.0.0.1 (no planet): both start, report an address and a port,
- * and reject bad input with an error message instead of crashing. */
+ * and reject bad input with an error message instead of crashing. ABI 1.1 from C: MACs
+ * (PROTOCOL.md §4.2 worked example), join/leave bookkeeping, an in-memory controller answering
+ * management requests, and planet making with the buffer-size protocol. */
 #include <stdio.h>
 #include <string.h>
 
@@ -52,6 +54,56 @@ int main(void) {
   zt_node_options_init(&o);
   o.bind = "not-an-ip";
   CHECK(zt_node_new(rt, &o, &b) == ZT_ERR_INVALID_ARGUMENT);
+
+  /* ---- ABI 1.1 ---- */
+  /* §4.2 worked example: node 8fec3e8ae4 on network d5a72ff358c0ffee is ee:70:2c:66:79:cb. */
+  CHECK(zt_network_mac(0x8fec3e8ae4ULL, 0xd5a72ff358c0ffeeULL) == 0xee702c6679cbULL);
+  {
+    static zt_network_info info; /* about 6.5 KB: not on the stack */
+    const uint64_t nwid = 0xd5a72ff358c0ffeeULL;
+    CHECK(zt_node_network(a, nwid, &info) == ZT_ERR_NOT_FOUND);
+    CHECK(zt_node_leave(a, nwid) == ZT_ERR_NOT_FOUND);
+    CHECK(zt_node_join(a, 0) == ZT_ERR_INVALID_ARGUMENT);
+    CHECK(zt_node_join(a, nwid) == ZT_OK);
+    CHECK(zt_node_networks(a, &info, 1, &n) == ZT_OK && n == 1);
+    CHECK(info.nwid == nwid && info.mac == zt_network_mac(addr, nwid) && info.has_config == 0);
+    CHECK(info.status == ZT_NETWORK_REQUESTING_CONFIGURATION && strcmp(info.status_name, "REQUESTING_CONFIGURATION") == 0);
+    CHECK(zt_node_send_frame(a, nwid, info.mac, 0xffffffffffffULL, 0x88b5, 0, "x", 1) == ZT_OK);
+    CHECK(zt_node_send_frame(a, 0x1122334455667788ULL, info.mac, 0xffffffffffffULL, 0x88b5, 0, "x", 1) == ZT_ERR_NOT_FOUND);
+    CHECK(zt_node_leave(a, nwid) == ZT_OK);
+    CHECK(zt_node_networks(a, NULL, 0, &n) == ZT_OK && n == 0);
+  }
+  {
+    zt_controller* c = NULL;
+    char resp[4096];
+    size_t rl = 0;
+    int status = 0;
+    CHECK(zt_controller_new(NULL, &c) == ZT_OK && c != NULL);
+    CHECK(zt_controller_request(c, "GET", "/controller", NULL, resp, sizeof resp, &rl, &status) == ZT_OK);
+    CHECK(status == 200 && strstr(resp, "\"controller\"") != NULL && rl == strlen(resp) + 1);
+    CHECK(zt_controller_request(c, "POST", "/controller/network/d5a72ff358c0ffee", "{\"name\":\"from-c\"}", resp,
+                                sizeof resp, &rl, &status) == ZT_OK);
+    CHECK(status == 200 && strstr(resp, "from-c") != NULL);
+    CHECK(zt_controller_request(c, "GET", "/controller/network", NULL, resp, sizeof resp, &rl, &status) == ZT_OK);
+    CHECK(status == 200 && strstr(resp, "d5a72ff358c0ffee") != NULL);
+    CHECK(zt_controller_request(c, "GET", "/no/such/path", NULL, resp, sizeof resp, &rl, &status) == ZT_OK);
+    CHECK(status == 404);
+    CHECK(zt_controller_request(c, "GET", "/controller/network/d5a72ff358c0ffee", NULL, resp, 4, &rl, &status) ==
+          ZT_ERR_TOO_LARGE);
+    CHECK(rl > 4 && status == 200);
+    CHECK(zt_controller_request(c, "GET", NULL, NULL, resp, sizeof resp, &rl, &status) == ZT_ERR_INVALID_ARGUMENT);
+    zt_controller_free(c);
+  }
+  {
+    uint8_t small[8], planet[1024];
+    size_t len = 0, len2 = 0;
+    CHECK(zt_planet_make(77, 1700000000000ULL, secret, "127.0.0.1/9993", small, sizeof small, &len) == ZT_ERR_TOO_LARGE);
+    CHECK(len > sizeof small && len <= sizeof planet);
+    CHECK(zt_planet_make(77, 1700000000000ULL, secret, "127.0.0.1/9993", planet, sizeof planet, &len2) == ZT_OK);
+    CHECK(len2 == len && planet[0] == 1); /* type 1: planet */
+    CHECK(zt_planet_make(77, 1700000000000ULL, secret, "not-an-endpoint", planet, sizeof planet, &len) ==
+          ZT_ERR_INVALID_ARGUMENT);
+  }
 
   zt_node_free(a);
   zt_node_free(b);
