@@ -14,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "../support/net_util.hpp"
 #include "../support/test_identities.hpp"
 #include "proto/world.hpp"
 #include "runtime/runtime.hpp"
@@ -22,18 +23,6 @@ using namespace zt;
 using namespace std::chrono_literals;
 
 namespace {
-
-uint16_t free_udp_port() {
-  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t l = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &l);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 Bytes make_planet(const proto::Identity& root, uint16_t port) {
   auto kp_bytes = runtime::read_file(std::string(ZTCORE_VECTORS_DIR) + "/planet_signing_keypair.c25519");
@@ -72,7 +61,7 @@ struct Lab {
   runtime::Runtime rt;
   Events ev;
   std::vector<proto::Identity> ids = test::reference_identities();
-  uint16_t root_port = free_udp_port();
+  uint16_t root_port = test::free_udp_port();
   Bytes planet;
   std::shared_ptr<runtime::NodeHandle> root;
   std::vector<std::shared_ptr<runtime::NodeHandle>> nodes;

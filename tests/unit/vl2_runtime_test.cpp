@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "../support/test_controller.hpp"
+#include "../support/net_util.hpp"
 #include "../support/test_identities.hpp"
 #include "proto/world.hpp"
 #include "runtime/runtime.hpp"
@@ -21,18 +22,6 @@ using namespace zt;
 using namespace std::chrono_literals;
 
 namespace {
-
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t l = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &l);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 struct Received {
   proto::Address at;
@@ -95,7 +84,7 @@ struct World {
   }
 
   void start(int n) {
-    const uint16_t rport = free_port();
+    const uint16_t rport = test::free_udp_port();
     auto kp = proto::WorldKeypair::parse(*runtime::read_file(std::string(ZTCORE_VECTORS_DIR) + "/planet_signing_keypair.c25519"));
     proto::WorldRoot r;
     r.identity = proto::Identity::parse(ids[0].to_string(false)).value();
