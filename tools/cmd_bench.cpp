@@ -17,7 +17,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -26,7 +30,12 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.hpp"
+#include "controller/embedded_controller.hpp"
 #include "crypto/crypto.hpp"
+#include "proto/packet.hpp"
+#include "proto/fragment.hpp"
+#include "proto/verbs.hpp"
+#include "proto/vl2.hpp"
 #include "proto/world.hpp"
 #include "runtime/runtime.hpp"
 
@@ -39,11 +48,22 @@ using json = nlohmann::ordered_json;  // keeps the documented key order
 
 const char* kBenchUsage =
     "usage: ztcore bench online [-n N] [--idle N2] [--timeout SECONDS]\n"
+    "       ztcore bench frames [--seconds S] [--size BYTES] [--window FRAMES] [--timeout SECONDS]\n"
+    "       ztcore bench join [-n M] [--timeout SECONDS]\n"
     "\n"
-    "In one process on 127.0.0.1: a root and N nodes (default 10) started together. Prints one\n"
-    "JSON object: start->ONLINE per node (median, max ms), HELLO RTT to the root (median, max\n"
-    "ms), and the RSS growth per idle node while hosting N2 more nodes (default 1000; 0 skips\n"
-    "it). Identities are generated first, in parallel, and timed separately.\n";
+    "Everything runs in this process on 127.0.0.1 only; each benchmark prints one JSON object on\n"
+    "stdout (progress on stderr). Identities are generated first, in parallel, and not timed.\n"
+    "\n"
+    "online  a root and N nodes (default 10) started together: start->ONLINE per node (median,\n"
+    "        max ms), HELLO RTT to the root, and the RSS growth per idle node while hosting N2\n"
+    "        more nodes (default 1000; 0 skips it).\n"
+    "frames  root, controller and two members A and B of an authorized private network, direct\n"
+    "        path established; A sends unicast frames of BYTES (default 1400) to B for S seconds\n"
+    "        (default 5) with at most FRAMES (default 64) in flight. Also measures, in the same\n"
+    "        run, this machine's one-core limit from raw UDP loopback (sendmmsg/recvmmsg of the\n"
+    "        same datagrams) and armor+dearmor of the same packet, and prints the ratio.\n"
+    "join    root, controller and 2*M members (default M=10), pre-authorized and ONLINE: M join\n"
+    "        one after the other, then M all at once; join -> network config OK (median, max ms).\n";
 
 long rss_kib() {
   std::ifstream in("/proc/self/status");
@@ -137,15 +157,7 @@ bool parse_count(const std::string& s, size_t& out) {
 
 }  // namespace
 
-int cmd_bench(const Args& args) {
-  if (wants_help(args) || args.empty()) {
-    std::fputs(kBenchUsage, args.empty() ? stderr : stdout);
-    return args.empty() ? 2 : 0;
-  }
-  if (args[0] != "online") {
-    std::fprintf(stderr, "error: unknown benchmark '%s'\n\n%s", args[0].c_str(), kBenchUsage);
-    return 2;
-  }
+static int bench_online(const Args& args) {
   size_t n = 10, idle = 1000, timeout_s = 60;
   for (size_t i = 1; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -300,6 +312,598 @@ int cmd_bench(const Args& args) {
   for (auto& [k, v] : idle_details.items()) out[k] = v;
   std::printf("%s\n", out.dump().c_str());
   return all_online ? 0 : 1;
+}
+
+// ---- Shared: a root and a controller with one private network ------------------------------
+
+namespace {
+
+constexpr uint16_t kBenchEthertype = 0x88b5;  // IEEE 802 local experimental
+
+bool parse_seconds(const std::string& s, double& out) {
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || !end || *end != '\0' || !(v > 0) || v > 3600) return false;
+  out = v;
+  return true;
+}
+
+std::string loadavg() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+// Root (its planet names it at 127.0.0.1/<port>) and a controller node hosting one private
+// network, on one runtime. Members are configured with member_config().
+struct BenchLab {
+  runtime::Runtime rt;
+  Bytes planet;
+  std::shared_ptr<runtime::NodeHandle> root, ctl_node;
+  controller::MemoryControllerDb db;
+  controller::EmbeddedController ctl{db};
+  uint64_t nwid = 0;
+
+  runtime::NodeConfig config(const proto::Identity& id, uint16_t port) {
+    runtime::NodeConfig c;
+    c.identity = id;
+    c.port = port;
+    c.bind = {*proto::InetAddress::parse("127.0.0.1")};
+    c.planet = planet;
+    c.allow_loopback = true;
+    return c;
+  }
+
+  std::string start(const proto::Identity& root_id, const proto::Identity& ctl_id) {
+    proto::WorldKeypair kp;
+    crypto::random_bytes(kp.priv.data(), kp.priv.size());
+    kp.pub = crypto::public_from_private(kp.priv);
+    std::string error = "no free port";
+    // The planet must carry the root's port: take a free one; another process could grab it
+    // before the root binds it, so retry a few times.
+    for (int attempt = 0; attempt < 5 && !root; ++attempt) {
+      const uint16_t port = free_udp_port();
+      proto::WorldRoot r;
+      r.identity = proto::Identity::parse(root_id.to_string(false)).value();
+      r.stable_endpoints.push_back(proto::InetAddress::v4(0x7f000001, port));
+      auto world = proto::World::make(proto::World::Type::Planet, 1, uint64_t(runtime::now_ms()), kp, {r});
+      if (!world.ok()) return "planet: " + world.error();
+      planet = world->serialize();
+      auto h = rt.add_node(config(root_id, port));
+      if (h.ok()) root = *h;
+      else error = h.error();
+    }
+    if (!root) return "root: " + error;
+    auto c = config(ctl_id, 0);
+    c.controller = &ctl;
+    auto h = rt.add_node(c);
+    if (!h.ok()) return "controller: " + h.error();
+    ctl_node = *h;
+    nwid = (ctl_id.address() << 24) | 0xbe0001;
+    auto r = ctl.write_network(runtime::now_ms(), nwid,
+                               controller::json{{"name", "ztcore-bench"}, {"private", true}, {"enableBroadcast", true}});
+    if (!r.ok()) return "network: " + r.body.dump();
+    return {};
+  }
+  // Authorizes a member before it asks (so its first request gets a config).
+  std::string authorize(proto::Address a) {
+    auto r = ctl.write_member(runtime::now_ms(), nwid, a, controller::json{{"authorized", true}});
+    return r.ok() ? std::string() : r.body.dump();
+  }
+};
+
+// Network state per member, filled by on_network (loop thread).
+struct NetWatch {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<proto::Address, Clock::time_point> ok_at;
+  std::map<proto::Address, bool> online;
+
+  void attach(runtime::NodeConfig& c, proto::Address me) {
+    c.on_network = [this, me](uint64_t, core::NetworkOp, const core::NetworkInfo& info) {
+      if (info.status != core::NetworkStatus::Ok) return;
+      std::lock_guard lk(mu);
+      ok_at.emplace(me, Clock::now());
+      cv.notify_all();
+    };
+    c.on_event = [this, me](const core::Event& e) {
+      if (e.type != core::EventType::Online) return;
+      std::lock_guard lk(mu);
+      online[me] = true;
+      cv.notify_all();
+    };
+  }
+  template <class Pred>
+  bool wait(Clock::time_point deadline, Pred p) {
+    std::unique_lock lk(mu);
+    return cv.wait_until(lk, deadline, p);
+  }
+};
+
+// ---- bench frames ---------------------------------------------------------------------------
+
+// The frame pump runs entirely on the runtime's loop thread: a task that sends frames A->B
+// while fewer than `window` are in flight, then re-posts itself. The loop thread reads B's
+// socket between two runs of the task, so one core does everything (A's send path, the
+// kernel's loopback, B's receive path), which is what the limit below models.
+struct Pump {
+  runtime::Runtime* rt = nullptr;
+  std::shared_ptr<runtime::NodeHandle> a;
+  uint64_t nwid = 0;
+  proto::Mac src, dst;
+  Bytes payload;
+  uint64_t window = 64;
+
+  std::atomic<uint64_t> received{0};  // frames of the benchmark that reached B (B's on_frame)
+  std::atomic<uint64_t> sent{0};      // frames A's core accepted
+  std::atomic<uint64_t> send_errors{0};
+  std::atomic<bool> stop{false};
+  std::atomic<bool> stopped{false};
+  uint64_t presumed_lost = 0;         // in-flight frames written off after a stall
+  uint64_t last_received = 0;
+  Clock::time_point stalled_since{};
+
+  void step() {
+    if (stop.load(std::memory_order_relaxed)) {
+      stopped = true;
+      return;
+    }
+    const uint64_t r = received.load(std::memory_order_relaxed);
+    const uint64_t s = sent.load(std::memory_order_relaxed);
+    uint64_t inflight = s - r - std::min(s - r, presumed_lost);
+    if (inflight >= window) {
+      // Nothing came back for 20 ms with the window full: those frames were lost (UDP);
+      // write them off so the pump does not stall.
+      if (r != last_received) {
+        last_received = r;
+        stalled_since = Clock::now();
+      } else if (Clock::now() - stalled_since > std::chrono::milliseconds(20)) {
+        presumed_lost += inflight;
+        inflight = 0;
+      }
+    } else {
+      last_received = r;
+      stalled_since = Clock::now();
+    }
+    if (inflight < window) {
+      const uint64_t k = window - inflight;
+      uint64_t ok = 0, bad = 0;
+      a->with_node([&](core::Node& n, int64_t now) {  // on the loop thread: runs inline, then flushes
+        for (uint64_t i = 0; i < k; ++i) {
+          if (n.send_frame(now, nwid, src, dst, kBenchEthertype, 0, payload).ok()) ++ok;
+          else ++bad;
+        }
+      });
+      sent.fetch_add(ok, std::memory_order_relaxed);
+      if (bad) send_errors.fetch_add(bad, std::memory_order_relaxed);
+    }
+    rt->post([this] { step(); });
+  }
+};
+
+// The datagrams one frame becomes on the wire (sizes), and a plaintext copy of its packet.
+struct FrameWire {
+  Bytes packet;                 // header + FRAME payload, plaintext, fragmented flag set
+  std::vector<size_t> datagrams;  // sizes after armor + fragmentation
+};
+
+FrameWire frame_wire(proto::Address from, proto::Address to, uint64_t nwid, ByteSpan data, proto::Cipher cipher,
+                     size_t mtu) {
+  FrameWire fw;
+  Writer w(proto::kHeaderSize + 10 + data.size());
+  proto::begin_packet(w, 0x0102030405060708ull, to, from, proto::Verb::Frame);
+  proto::Frame f;
+  f.nwid = nwid;
+  f.ethertype = kBenchEthertype;
+  f.payload = data;
+  f.encode(w);
+  fw.packet = w.data();
+  proto::mark_fragmentation(fw.packet, mtu);
+  crypto::SymmetricKey k;
+  crypto::random_bytes(k.data(), k.size());
+  proto::PeerKey key(k);
+  Bytes armored = fw.packet;
+  proto::armor(armored, key, cipher);
+  proto::for_each_fragment(ByteSpan(armored), mtu, [&](ByteSpan d) { fw.datagrams.push_back(d.size()); });
+  return fw;
+}
+
+struct Rate {
+  double per_cpu_s = 0;   // units per second of the measuring thread's CPU time
+  double per_wall_s = 0;
+  uint64_t units = 0;
+};
+
+// Armor + dearmor of the frame's packet with `cipher` (what A and B do per frame), one thread.
+Rate crypto_rate(const FrameWire& fw, proto::Cipher cipher, double seconds) {
+  crypto::SymmetricKey k;
+  crypto::random_bytes(k.data(), k.size());
+  proto::PeerKey key(k);
+  Bytes b = fw.packet;
+  Rate r;
+  const auto w0 = Clock::now();
+  const int64_t c0 = thread_cpu_us();
+  const auto until = w0 + std::chrono::duration<double>(seconds);
+  bool ok = true;
+  while (Clock::now() < until && ok) {
+    for (int i = 0; i < 256; ++i) {
+      std::memcpy(b.data(), fw.packet.data(), proto::kHeaderSize);  // a fresh header, as a sender has
+      ok &= proto::armor(b, key, cipher);
+      ok &= proto::dearmor(b, key);
+    }
+    r.units += 256;
+  }
+  const double cpu = double(thread_cpu_us() - c0) / 1e6;
+  const double wall = std::chrono::duration<double>(Clock::now() - w0).count();
+  if (!ok) return Rate{};
+  r.per_cpu_s = cpu > 0 ? double(r.units) / cpu : 0;
+  r.per_wall_s = double(r.units) / wall;
+  return r;
+}
+
+// Raw UDP on 127.0.0.1 between two sockets configured like the runtime's (non-blocking,
+// 4 MiB buffers), batched like the runtime (sendmmsg of up to 64 datagrams, recvmmsg of up
+// to 64 into 16 KiB buffers): each round sends the datagrams of `frames_per_round` frames and
+// reads them back, on this thread. Returns whole frames' worth of datagrams delivered.
+Rate udp_rate(const FrameWire& fw, double seconds, uint64_t& lost_datagrams) {
+  constexpr size_t kBatch = 64;
+  const size_t per_frame = fw.datagrams.size();
+  const size_t frames_per_round = std::max<size_t>(1, kBatch / per_frame);
+  const size_t dgrams = frames_per_round * per_frame;
+  auto open = [] {
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int bufsz = 4 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof bufsz);
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof bufsz);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    return fd;
+  };
+  const int tx = open(), rx = open();
+  sockaddr_in to{};
+  socklen_t tl = sizeof to;
+  ::getsockname(rx, reinterpret_cast<sockaddr*>(&to), &tl);
+
+  std::vector<std::array<uint8_t, 1500>> out(dgrams);
+  for (auto& o : out) crypto::random_bytes(o.data(), o.size());
+  std::vector<mmsghdr> smsg(dgrams);
+  std::vector<iovec> siov(dgrams);
+  for (size_t i = 0; i < dgrams; ++i) {
+    siov[i] = {out[i].data(), std::min<size_t>(fw.datagrams[i % per_frame], 1500)};
+    smsg[i].msg_hdr = {};
+    smsg[i].msg_hdr.msg_iov = &siov[i];
+    smsg[i].msg_hdr.msg_iovlen = 1;
+    smsg[i].msg_hdr.msg_name = &to;
+    smsg[i].msg_hdr.msg_namelen = sizeof to;
+  }
+  static thread_local std::array<std::array<uint8_t, 16384>, kBatch> bufs;
+  std::array<mmsghdr, kBatch> rmsg{};
+  std::array<iovec, kBatch> riov{};
+  std::array<sockaddr_storage, kBatch> from{};
+
+  uint64_t got = 0, put = 0;
+  const auto w0 = Clock::now();
+  const int64_t c0 = thread_cpu_us();
+  const auto until = w0 + std::chrono::duration<double>(seconds);
+  while (Clock::now() < until) {
+    size_t done = 0;
+    while (done < dgrams) {
+      int r = ::sendmmsg(tx, smsg.data() + done, unsigned(dgrams - done), 0);
+      if (r <= 0) break;  // as the runtime: drop the rest of the batch
+      done += size_t(r);
+    }
+    put += done;
+    // Everything sent on loopback is queued at rx when sendmmsg returns; read until empty.
+    while (true) {
+      for (size_t i = 0; i < kBatch; ++i) {
+        riov[i] = {bufs[i].data(), bufs[i].size()};
+        rmsg[i].msg_hdr = {};
+        rmsg[i].msg_hdr.msg_iov = &riov[i];
+        rmsg[i].msg_hdr.msg_iovlen = 1;
+        rmsg[i].msg_hdr.msg_name = &from[i];
+        rmsg[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+      }
+      int r = ::recvmmsg(rx, rmsg.data(), kBatch, MSG_DONTWAIT, nullptr);
+      if (r <= 0) break;
+      got += uint64_t(r);
+      if (size_t(r) < kBatch) break;
+    }
+  }
+  const double cpu = double(thread_cpu_us() - c0) / 1e6;
+  const double wall = std::chrono::duration<double>(Clock::now() - w0).count();
+  ::close(tx);
+  ::close(rx);
+  lost_datagrams = put - std::min(put, got);
+  Rate r;
+  r.units = got / per_frame;
+  r.per_cpu_s = cpu > 0 ? double(r.units) / cpu : 0;
+  r.per_wall_s = double(r.units) / wall;
+  return r;
+}
+
+double round3(double x) { return double(int64_t(x * 1000 + 0.5)) / 1000; }
+
+}  // namespace
+
+static int bench_frames(const Args& args) {
+  double seconds = 5;
+  size_t size = 1400, window = 64, timeout_s = 30;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    bool good = i + 1 < args.size();
+    if (good && a == "--seconds") good = parse_seconds(args[i + 1], seconds);
+    else if (good && a == "--size") good = parse_count(args[i + 1], size) && size >= 1 && size <= 2800;
+    else if (good && a == "--window") good = parse_count(args[i + 1], window) && window >= 1 && window <= 4096;
+    else if (good && a == "--timeout") good = parse_count(args[i + 1], timeout_s) && timeout_s >= 1;
+    else good = false;
+    if (!good) {
+      std::fprintf(stderr, "error: bad option '%s' (--size is 1..2800, the network MTU)\n\n%s", a.c_str(), kBenchUsage);
+      return 2;
+    }
+    ++i;
+  }
+  crypto::init();
+  const std::string load_start = loadavg();
+  std::fprintf(stderr, "generating 4 identities...\n");
+  double gen_ms = 0;
+  auto ids = generate(4, std::max(1u, std::thread::hardware_concurrency()), gen_ms);
+  const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+
+  BenchLab lab;
+  if (auto e = lab.start(ids[0], ids[1]); !e.empty()) {
+    std::fprintf(stderr, "error: %s\n", e.c_str());
+    return 1;
+  }
+  NetWatch nw;
+  Pump pump;
+  pump.rt = &lab.rt;
+  pump.nwid = lab.nwid;
+  pump.window = window;
+  pump.payload.resize(size);
+  crypto::random_bytes(pump.payload.data(), size);  // incompressible (frames are not compressed anyway)
+  std::atomic<uint64_t> back{0};                   // B -> A frames during set-up
+
+  std::shared_ptr<runtime::NodeHandle> A, B;
+  for (int which = 0; which < 2; ++which) {
+    const proto::Identity& id = ids[2 + size_t(which)];
+    if (auto e = lab.authorize(id.address()); !e.empty()) {
+      std::fprintf(stderr, "error: authorize: %s\n", e.c_str());
+      return 1;
+    }
+    auto c = lab.config(id, 0);
+    nw.attach(c, id.address());
+    c.join = {lab.nwid};
+    if (which == 1)
+      c.on_frame = [&pump, size](uint64_t, proto::Mac, proto::Mac, uint16_t et, uint16_t, ByteSpan d) {
+        if (et == kBenchEthertype && d.size() == size) pump.received.fetch_add(1, std::memory_order_relaxed);
+      };
+    else
+      c.on_frame = [&back](uint64_t, proto::Mac, proto::Mac, uint16_t et, uint16_t, ByteSpan) {
+        if (et == kBenchEthertype) back.fetch_add(1, std::memory_order_relaxed);
+      };
+    auto h = lab.rt.add_node(std::move(c));
+    if (!h.ok()) {
+      std::fprintf(stderr, "error: node: %s\n", h.error().c_str());
+      return 1;
+    }
+    (which ? B : A) = *h;
+  }
+  pump.a = A;
+  pump.src = proto::Mac::from_address(A->address(), lab.nwid);
+  pump.dst = proto::Mac::from_address(B->address(), lab.nwid);
+  const proto::Mac a_mac = pump.src, b_mac = pump.dst;
+
+  std::fprintf(stderr, "waiting for both members' network config...\n");
+  if (!nw.wait(deadline, [&] { return nw.ok_at.count(A->address()) && nw.ok_at.count(B->address()); })) {
+    std::fprintf(stderr, "error: the members did not get their network config within %zu s\n", timeout_s);
+    return 1;
+  }
+  // Direct path: exchange frames both ways (relayed by the root at first, which makes it send
+  // RENDEZVOUS) until each side has an alive direct path to the other and frames get through.
+  std::fprintf(stderr, "establishing the direct path...\n");
+  auto peer_of = [](runtime::NodeHandle& h, proto::Address who) {
+    for (auto& p : h.peers())
+      if (p.address == who) return std::optional<core::PeerInfo>(p);
+    return std::optional<core::PeerInfo>();
+  };
+  std::optional<core::PeerInfo> ab, ba;
+  while (true) {
+    (void)A->send_frame(lab.nwid, a_mac, b_mac, kBenchEthertype, 0, pump.payload);
+    (void)B->send_frame(lab.nwid, b_mac, a_mac, kBenchEthertype, 0, as_bytes(std::string_view("hello")));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ab = peer_of(*A, B->address());
+    ba = peer_of(*B, A->address());
+    if (ab && ba && ab->direct && ba->direct && pump.received.load() > 0 && back.load() > 0) break;
+    if (Clock::now() > deadline) {
+      std::fprintf(stderr, "error: no direct path between the members within %zu s\n", timeout_s);
+      return 1;
+    }
+  }
+  const bool aes = ab->protocol_version >= int(proto::kProtocolVersionAes) &&
+                   ba->protocol_version >= int(proto::kProtocolVersionAes);
+  const proto::Cipher cipher = aes ? proto::Cipher::AesGmacSiv : proto::Cipher::Salsa2012;
+  const FrameWire fw = frame_wire(A->address(), B->address(), lab.nwid, pump.payload, cipher, 1432);
+
+  // 1. The stack: pump on the loop thread; warm up 0.3 s, then measure `seconds`.
+  std::fprintf(stderr, "sending %zu-byte frames A->B for %.1f s...\n", size, seconds);
+  const uint64_t relayed0 = lab.root->counters().relayed;
+  const uint64_t recv_base = pump.received.load();
+  lab.rt.post([&pump] { pump.step(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  int64_t loop_cpu0 = 0, loop_cpu1 = 0;
+  lab.rt.call([&] { loop_cpu0 = thread_cpu_us(); });
+  const auto t0 = Clock::now();
+  const uint64_t r0 = pump.received.load();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  lab.rt.call([&] { loop_cpu1 = thread_cpu_us(); });
+  const auto t1 = Clock::now();
+  const uint64_t r1 = pump.received.load();
+  pump.stop = true;
+  while (!pump.stopped.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // stragglers
+  const uint64_t sent = pump.sent.load();
+  const uint64_t delivered = pump.received.load() - recv_base;
+  const uint64_t relayed = lab.root->counters().relayed - relayed0;
+  const double wall = std::chrono::duration<double>(t1 - t0).count();
+  const double loop_cpu = double(loop_cpu1 - loop_cpu0) / 1e6;
+  const double fps = double(r1 - r0) / wall;
+  const double fps_cpu = loop_cpu > 0 ? double(r1 - r0) / loop_cpu : 0;
+
+  // 2. The machine's limit on one core, measured now: raw UDP of the same datagrams, and the
+  //    crypto of the same packet. Per frame, one core must do both: t = 1/udp + 1/crypto.
+  const double part = std::min(seconds, 2.0);
+  std::fprintf(stderr, "measuring raw UDP and crypto (%.1f s each)...\n", part);
+  uint64_t udp_lost = 0;
+  const Rate udp = udp_rate(fw, part, udp_lost);
+  const Rate cry = crypto_rate(fw, cipher, part);
+  auto combine = [](double u, double c) { return u > 0 && c > 0 ? 1.0 / (1.0 / u + 1.0 / c) : 0.0; };
+  const double limit = combine(udp.per_cpu_s, cry.per_cpu_s);
+  const double limit_wall = combine(udp.per_wall_s, cry.per_wall_s);
+  const double to_gbit = double(size) * 8 / 1e9;
+
+  json out{{"frames_per_s", int64_t(fps)},
+           {"gbit_per_s", round3(fps * to_gbit)},
+           {"limit_frames_per_s", int64_t(limit)},
+           {"limit_gbit_per_s", round3(limit * to_gbit)},
+           {"ratio", limit > 0 ? round3(fps_cpu / limit) : 0.0},
+           {"loss", sent - std::min(sent, delivered)},
+           {"size", size},
+           {"seconds", round3(wall)},
+           {"cipher", aes ? "AES-GMAC-SIV" : "SALSA2012-POLY1305"},
+           // Details: how the numbers above were obtained.
+           {"ratio_wall", limit_wall > 0 ? round3(fps / limit_wall) : 0.0},
+           {"frames_per_loop_cpu_s", int64_t(fps_cpu)},
+           {"loop_cpu_share", wall > 0 ? round3(loop_cpu / wall) : 0.0},
+           {"sent", sent},
+           {"delivered", delivered},
+           {"send_errors", pump.send_errors.load()},
+           {"window", window},
+           {"relayed_by_root", relayed},
+           {"wire_datagrams_per_frame", fw.datagrams},
+           {"packet_bytes", fw.packet.size()},
+           {"udp_frames_per_cpu_s", int64_t(udp.per_cpu_s)},
+           {"udp_frames_per_s", int64_t(udp.per_wall_s)},
+           {"udp_lost_datagrams", udp_lost},
+           {"crypto_frames_per_cpu_s", int64_t(cry.per_cpu_s)},
+           {"crypto_frames_per_s", int64_t(cry.per_wall_s)},
+           {"limit_frames_per_s_wall", int64_t(limit_wall)},
+           {"loadavg_start", load_start},
+           {"loadavg_end", loadavg()}};
+  std::printf("%s\n", out.dump().c_str());
+  return 0;
+}
+
+// ---- bench join -----------------------------------------------------------------------------
+
+static int bench_join(const Args& args) {
+  size_t m = 10, timeout_s = 60;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    size_t* target = (a == "-n" || a == "--members") ? &m : a == "--timeout" ? &timeout_s : nullptr;
+    if (!target || i + 1 >= args.size() || !parse_count(args[i + 1], *target) || *target == 0 ||
+        (target == &m && m > 500)) {
+      std::fprintf(stderr, "error: bad option '%s' (-n is 1..500)\n\n%s", a.c_str(), kBenchUsage);
+      return 2;
+    }
+    ++i;
+  }
+  crypto::init();
+  const std::string load_start = loadavg();
+  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  std::fprintf(stderr, "generating %zu identities on %u threads...\n", 2 + 2 * m, threads);
+  double gen_ms = 0;
+  auto ids = generate(2 + 2 * m, threads, gen_ms);
+  const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+
+  BenchLab lab;
+  if (auto e = lab.start(ids[0], ids[1]); !e.empty()) {
+    std::fprintf(stderr, "error: %s\n", e.c_str());
+    return 1;
+  }
+  NetWatch nw;
+  std::vector<std::shared_ptr<runtime::NodeHandle>> members;
+  for (size_t i = 0; i < 2 * m; ++i) {
+    const proto::Identity& id = ids[2 + i];
+    if (auto e = lab.authorize(id.address()); !e.empty()) {
+      std::fprintf(stderr, "error: authorize: %s\n", e.c_str());
+      return 1;
+    }
+    auto c = lab.config(id, 0);
+    nw.attach(c, id.address());
+    auto h = lab.rt.add_node(std::move(c));
+    if (!h.ok()) {
+      std::fprintf(stderr, "error: member: %s\n", h.error().c_str());
+      return 1;
+    }
+    members.push_back(*h);
+  }
+  std::fprintf(stderr, "waiting for %zu members to be ONLINE...\n", 2 * m);
+  if (!nw.wait(deadline, [&] { return nw.online.size() == 2 * m; })) {
+    std::fprintf(stderr, "error: not every member came online within %zu s\n", timeout_s);
+    return 1;
+  }
+  auto join_ms = [&](size_t i, Clock::time_point t0) {
+    std::lock_guard lk(nw.mu);
+    auto it = nw.ok_at.find(members[i]->address());
+    return it == nw.ok_at.end() ? -1.0 : std::chrono::duration<double, std::milli>(it->second - t0).count();
+  };
+  // One after the other: join, wait for the config.
+  std::fprintf(stderr, "%zu members join one after the other...\n", m);
+  std::vector<double> seq;
+  bool ok = true;
+  for (size_t i = 0; i < m && ok; ++i) {
+    const auto t0 = Clock::now();
+    if (!members[i]->join(lab.nwid).ok()) ok = false;
+    const proto::Address who = members[i]->address();
+    ok = ok && nw.wait(deadline, [&] { return nw.ok_at.count(who) > 0; });
+    if (ok) seq.push_back(join_ms(i, t0));
+  }
+  // All at once.
+  std::vector<double> burst;
+  if (ok) {
+    std::fprintf(stderr, "%zu members join at once...\n", m);
+    std::vector<Clock::time_point> t0(2 * m);
+    for (size_t i = m; i < 2 * m; ++i) {
+      t0[i] = Clock::now();
+      if (!members[i]->join(lab.nwid).ok()) ok = false;
+    }
+    ok = ok && nw.wait(deadline, [&] {
+      for (size_t i = m; i < 2 * m; ++i)
+        if (!nw.ok_at.count(members[i]->address())) return false;
+      return true;
+    });
+    if (ok)
+      for (size_t i = m; i < 2 * m; ++i) burst.push_back(join_ms(i, t0[i]));
+  }
+  if (!ok) std::fprintf(stderr, "error: not every member got its network config within %zu s\n", timeout_s);
+  json out{{"members", m},
+           {"join_ms", stats(seq)},
+           {"join_all_at_once_ms", stats(burst)},
+           {"configs_ok", seq.size() + burst.size()},
+           {"identity_generation_ms_per_node", round1(gen_ms)},
+           {"loadavg_start", load_start},
+           {"loadavg_end", loadavg()}};
+  std::printf("%s\n", out.dump().c_str());
+  return ok ? 0 : 1;
+}
+
+int cmd_bench(const Args& args) {
+  if (args.empty()) {
+    std::fputs(kBenchUsage, stderr);
+    return 2;
+  }
+  if (wants_help(args)) {
+    std::fputs(kBenchUsage, stdout);
+    return 0;
+  }
+  if (args[0] == "online") return bench_online(args);
+  if (args[0] == "frames") return bench_frames(args);
+  if (args[0] == "join") return bench_join(args);
+  std::fprintf(stderr, "error: unknown benchmark '%s'\n\n%s", args[0].c_str(), kBenchUsage);
+  return 2;
 }
 
 }  // namespace zt::cli
