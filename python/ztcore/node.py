@@ -140,14 +140,19 @@ class Controller:
             body = body.encode()
         status = ffi.new("int*")
         n = ffi.new("size_t*")
-        cap = 65536
+        read_only = method.upper() == "GET"
+        cap = 65536 if read_only else 1 << 20
         while True:
             out = ffi.new("char[]", cap)
             rc = lib.zt_controller_request(self._c, method.encode(), path.encode(),
                                            body if body is not None else ffi.NULL, out, cap, n, status)
             if rc == -5 and n[0] > cap:
-                cap = n[0]
-                continue
+                if read_only:
+                    cap = n[0]
+                    continue
+                # The write was carried out; repeating it could e.g. create a second network.
+                log.warning("%s %s: answer of %d bytes not read (too large)", method, path, n[0])
+                return status[0], None
             _check(rc)
             text = ffi.string(out).decode("utf-8", "replace")
             try:
@@ -295,11 +300,6 @@ class Runtime:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-class _Ring(collections.deque):
-    def __repr__(self) -> str:
-        return "[" + ",\n ".join(repr(x) for x in self) + "]"
 
 
 @dataclass(frozen=True)
@@ -712,5 +712,5 @@ class Node:
             return "<Node %s ztid %s port %d %s%s>" % (self.name, self.ztid, st.port,
                                                      "ONLINE" if st.online else "OFFLINE",
                                                      " networks: " + nets if nets else "")
-        except ZtError:
+        except (ZtError, AttributeError):  # AttributeError: a library without ABI 1.1
             return "<Node %s ztid %s>" % (self.name, self.ztid)

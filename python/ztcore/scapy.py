@@ -118,7 +118,8 @@ def _namespace(lab, nodes: List[Node]) -> dict:
     import scapy.all as scapy_all
     import ztcore
     ns = {k: v for k, v in vars(scapy_all).items() if not k.startswith("_")}
-    ns.update({k: getattr(ztcore, k) for k in ztcore.__all__})
+    # ztcore's names, where they do not shadow Scapy's (Scapy has its own `Route`, for one)
+    ns.update({k: getattr(ztcore, k) for k in ztcore.__all__ if k not in ns})
     ns["ztcore"] = ztcore
     ns["lab"] = lab
     ns["nwid"] = lab.nwid
