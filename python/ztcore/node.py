@@ -639,10 +639,23 @@ class Node:
         """Sends an ECHO (updates the peer's latency)."""
         _check(lib.zt_node_ping(self._h(), ztid.ztid if isinstance(ztid, Node) else Address.parse(ztid)))
 
+    def _address(self, nwid: NetworkId, v6: bool) -> Optional[str]:
+        """This node's first assigned IPv6 (or IPv4) address on the network, without the /bits."""
+        try:
+            ips = self.network(nwid).ips
+        except ZtError:
+            return None
+        for ip in ips:
+            if (":" in ip) == v6:
+                return ip.split("/")[0]
+        return None
+
     def send_scapy(self, pkt, to: Union["Node", IdLike, None] = None, nwid: Optional[IdLike] = None) -> Frame:
         """Sends a Scapy packet as a frame. Without an ``Ether`` layer one is added. A missing
         Ether src is this node's MAC; a missing dst is the MAC of ``to`` (a Node or address),
-        or broadcast without ``to``. An 802.1Q layer becomes the frame's VLAN. Returns the Frame sent."""
+        or broadcast without ``to``. A missing IPv6/IP src is this node's assigned address, a
+        missing dst the one of ``to`` (a Node). An 802.1Q layer becomes the frame's VLAN.
+        Returns the Frame sent."""
         from scapy.layers.l2 import Ether
         nw = self._nw(nwid)
         if not pkt.haslayer(Ether):
@@ -650,6 +663,18 @@ class Node:
         else:
             pkt = pkt.copy()
         eth = pkt[Ether]
+        # Missing IP addresses come from the nodes' assigned ones (else Scapy would pick the
+        # host's, which mean nothing on the virtual network).
+        from scapy.layers.inet import IP
+        from scapy.layers.inet6 import IPv6
+        peer = to if isinstance(to, Node) else None
+        for layer, v6 in ((IPv6, True), (IP, False)):
+            if pkt.haslayer(layer):
+                ip = pkt[layer]
+                if ip.fields.get("src") is None and self._address(nw, v6):
+                    ip.src = self._address(nw, v6)
+                if ip.fields.get("dst") is None and peer is not None and peer._address(nw, v6):
+                    ip.dst = peer._address(nw, v6)
         if eth.fields.get("src") is None:
             eth.src = str(self.network_mac(nw))
         if eth.fields.get("dst") is None:

@@ -100,6 +100,8 @@ def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the nodes (default 30)")
     p.add_argument("--run", metavar="CODE", action="append",
                    help="run CODE (Python, in the console's namespace) and exit; may be repeated")
+    p.add_argument("--shell", choices=("auto", "ipython", "python"), default="auto",
+                   help="Scapy's console flavour: IPython if installed (auto), or the plain Python one")
     p.add_argument("-q", "--quiet", action="store_true", help="do not print received frames")
     p.add_argument("-v", "--verbose", action="count", default=0, help="log node events (-vv: debug)")
     a = p.parse_args(argv)
@@ -172,7 +174,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 0
         print(banner)
         try:
+            from scapy.config import conf
             from scapy.main import interact
+            conf.interactive_shell = a.shell
             interact(mydict=ns, argv=[sys.argv[0]], mybanner="ztcore lab")
         except ImportError:  # pragma: no cover
             code.interact(banner="", local=ns)

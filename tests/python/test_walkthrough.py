@@ -122,6 +122,20 @@ def test_icmpv6_echo_built_with_scapy_arrives_and_decodes_identically(lab):
     assert decoded[Ether].src == str(n1.network_mac(lab.nwid))
 
 
+def test_send_scapy_fills_addresses_from_the_nodes(lab):
+    from scapy.layers.inet import ICMP, IP
+    from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
+    n1, n3 = lab.nodes[0], lab.nodes[2]
+    for layer, proto, v6 in ((IPv6, ICMPv6EchoRequest, True), (IP, ICMP, False)):
+        tag = b"filled in v%d" % (6 if v6 else 4)
+        arrived = lambda: [f for f in n3.vframes if tag in f.data]
+        assert retry_until(lambda: n1.send_scapy(layer() / proto() / tag, to=n3), arrived)
+        ip = arrived()[0].scapy()[layer]
+        mine = [a.split("/")[0] for a in n1.list_networks()[0].ips if (":" in a) == v6]
+        theirs = [a.split("/")[0] for a in n3.list_networks()[0].ips if (":" in a) == v6]
+        assert (ip.src, ip.dst) == (mine[0], theirs[0])
+
+
 def test_frame_with_foreign_source_mac_is_dropped_and_traced(lab):
     n1, n2 = lab.nodes[:2]
     foreign = Mac("02:11:22:33:44:55")
