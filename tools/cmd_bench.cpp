@@ -509,19 +509,25 @@ FrameWire frame_wire(proto::Address from, proto::Address to, uint64_t nwid, Byte
   return fw;
 }
 
+// Work done by one thread over one or more slices of time.
 struct Rate {
-  double per_cpu_s = 0;   // units per second of the measuring thread's CPU time
-  double per_wall_s = 0;
   uint64_t units = 0;
+  double cpu_s = 0;   // the measuring thread's CPU time
+  double wall_s = 0;
+  bool failed = false;
+  double per_cpu_s() const { return cpu_s > 0 && !failed ? double(units) / cpu_s : 0; }
+  double per_wall_s() const { return wall_s > 0 && !failed ? double(units) / wall_s : 0; }
 };
 
 // Armor + dearmor of the frame's packet with `cipher` (what A and B do per frame), one thread.
-Rate crypto_rate(const FrameWire& fw, proto::Cipher cipher, double seconds) {
-  crypto::SymmetricKey k;
-  crypto::random_bytes(k.data(), k.size());
-  proto::PeerKey key(k);
+void crypto_rate(const FrameWire& fw, proto::Cipher cipher, double seconds, Rate& r) {
+  static proto::PeerKey key([] {
+    crypto::SymmetricKey k;
+    crypto::random_bytes(k.data(), k.size());
+    return k;
+  }());
   Bytes b = fw.packet;
-  Rate r;
+  uint64_t units = 0;
   const auto w0 = Clock::now();
   const int64_t c0 = thread_cpu_us();
   const auto until = w0 + std::chrono::duration<double>(seconds);
@@ -532,21 +538,19 @@ Rate crypto_rate(const FrameWire& fw, proto::Cipher cipher, double seconds) {
       ok &= proto::armor(b, key, cipher);
       ok &= proto::dearmor(b, key);
     }
-    r.units += 256;
+    units += 256;
   }
-  const double cpu = double(thread_cpu_us() - c0) / 1e6;
-  const double wall = std::chrono::duration<double>(Clock::now() - w0).count();
-  if (!ok) return Rate{};
-  r.per_cpu_s = cpu > 0 ? double(r.units) / cpu : 0;
-  r.per_wall_s = double(r.units) / wall;
-  return r;
+  r.cpu_s += double(thread_cpu_us() - c0) / 1e6;
+  r.wall_s += std::chrono::duration<double>(Clock::now() - w0).count();
+  r.units += units;
+  r.failed |= !ok;
 }
 
 // Raw UDP on 127.0.0.1 between two sockets configured like the runtime's (non-blocking,
 // 4 MiB buffers), batched like the runtime (sendmmsg of up to 64 datagrams, recvmmsg of up
 // to 64 into 16 KiB buffers): each round sends the datagrams of `frames_per_round` frames and
 // reads them back, on this thread. Returns whole frames' worth of datagrams delivered.
-Rate udp_rate(const FrameWire& fw, double seconds, uint64_t& lost_datagrams) {
+void udp_rate(const FrameWire& fw, double seconds, Rate& rate, uint64_t& lost_datagrams) {
   constexpr size_t kBatch = 64;
   const size_t per_frame = fw.datagrams.size();
   const size_t frames_per_round = std::max<size_t>(1, kBatch / per_frame);
@@ -616,12 +620,10 @@ Rate udp_rate(const FrameWire& fw, double seconds, uint64_t& lost_datagrams) {
   const double wall = std::chrono::duration<double>(Clock::now() - w0).count();
   ::close(tx);
   ::close(rx);
-  lost_datagrams = put - std::min(put, got);
-  Rate r;
-  r.units = got / per_frame;
-  r.per_cpu_s = cpu > 0 ? double(r.units) / cpu : 0;
-  r.per_wall_s = double(r.units) / wall;
-  return r;
+  lost_datagrams += put - std::min(put, got);
+  rate.units += got / per_frame;
+  rate.cpu_s += cpu;
+  rate.wall_s += wall;
 }
 
 double round3(double x) { return double(int64_t(x * 1000 + 0.5)) / 1000; }
@@ -727,41 +729,59 @@ static int bench_frames(const Args& args) {
   const proto::Cipher cipher = aes ? proto::Cipher::AesGmacSiv : proto::Cipher::Salsa2012;
   const FrameWire fw = frame_wire(A->address(), B->address(), lab.nwid, pump.payload, cipher, 1432);
 
-  // 1. The stack: pump on the loop thread; warm up 0.3 s, then measure `seconds`.
-  std::fprintf(stderr, "sending %zu-byte frames A->B for %.1f s...\n", size, seconds);
+  // The stack and the machine's one-core limit are measured in interleaved slices (stack
+  // 0.25 s, raw UDP 0.1 s, crypto 0.1 s, repeated), so a change in the machine's load while
+  // the benchmark runs affects all three alike.
+  //   stack:  the pump on the loop thread (A's send path + loopback + B's receive path).
+  //   udp:    raw UDP of the same datagrams, same batching, on this thread.
+  //   crypto: armor + dearmor of the same packet with the same cipher, on this thread.
+  // One core has to do both per frame: limit = 1 / (1/udp + 1/crypto), in frames per second
+  // of CPU time; ratio = the stack's frames per second of loop-thread CPU time / limit.
+  std::fprintf(stderr, "sending %zu-byte frames A->B for %.1f s (interleaved with raw UDP and crypto)...\n", size,
+               seconds);
   const uint64_t relayed0 = lab.root->counters().relayed;
   const uint64_t recv_base = pump.received.load();
-  lab.rt.post([&pump] { pump.step(); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  int64_t loop_cpu0 = 0, loop_cpu1 = 0;
-  lab.rt.call([&] { loop_cpu0 = thread_cpu_us(); });
-  const auto t0 = Clock::now();
-  const uint64_t r0 = pump.received.load();
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  lab.rt.call([&] { loop_cpu1 = thread_cpu_us(); });
-  const auto t1 = Clock::now();
-  const uint64_t r1 = pump.received.load();
-  pump.stop = true;
-  while (!pump.stopped.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  auto start_pump = [&] {
+    pump.stop = false;
+    pump.stopped = false;
+    lab.rt.post([&pump] { pump.step(); });
+  };
+  auto stop_pump = [&] {
+    pump.stop = true;
+    while (!pump.stopped.load()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  };
+  start_pump();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // warm-up
+  stop_pump();
+  const int slices = std::max(1, int(seconds / 0.25 + 0.5));
+  const double stack_slice = seconds / slices, aux_slice = stack_slice * 0.4;
+  Rate stack, udp, cry;
+  uint64_t udp_lost = 0;
+  for (int i = 0; i < slices; ++i) {
+    int64_t c0 = 0, c1 = 0;
+    start_pump();
+    lab.rt.call([&] { c0 = thread_cpu_us(); });
+    const auto t0 = Clock::now();
+    const uint64_t r0 = pump.received.load();
+    std::this_thread::sleep_for(std::chrono::duration<double>(stack_slice));
+    lab.rt.call([&] { c1 = thread_cpu_us(); });
+    stack.wall_s += std::chrono::duration<double>(Clock::now() - t0).count();
+    stack.units += pump.received.load() - r0;
+    stack.cpu_s += double(c1 - c0) / 1e6;
+    stop_pump();
+    udp_rate(fw, aux_slice, udp, udp_lost);
+    crypto_rate(fw, cipher, aux_slice, cry);
+  }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // stragglers
   const uint64_t sent = pump.sent.load();
   const uint64_t delivered = pump.received.load() - recv_base;
   const uint64_t relayed = lab.root->counters().relayed - relayed0;
-  const double wall = std::chrono::duration<double>(t1 - t0).count();
-  const double loop_cpu = double(loop_cpu1 - loop_cpu0) / 1e6;
-  const double fps = double(r1 - r0) / wall;
-  const double fps_cpu = loop_cpu > 0 ? double(r1 - r0) / loop_cpu : 0;
-
-  // 2. The machine's limit on one core, measured now: raw UDP of the same datagrams, and the
-  //    crypto of the same packet. Per frame, one core must do both: t = 1/udp + 1/crypto.
-  const double part = std::min(seconds, 2.0);
-  std::fprintf(stderr, "measuring raw UDP and crypto (%.1f s each)...\n", part);
-  uint64_t udp_lost = 0;
-  const Rate udp = udp_rate(fw, part, udp_lost);
-  const Rate cry = crypto_rate(fw, cipher, part);
+  const double wall = stack.wall_s;
+  const double fps = stack.per_wall_s();
+  const double fps_cpu = stack.per_cpu_s();
   auto combine = [](double u, double c) { return u > 0 && c > 0 ? 1.0 / (1.0 / u + 1.0 / c) : 0.0; };
-  const double limit = combine(udp.per_cpu_s, cry.per_cpu_s);
-  const double limit_wall = combine(udp.per_wall_s, cry.per_wall_s);
+  const double limit = combine(udp.per_cpu_s(), cry.per_cpu_s());
+  const double limit_wall = combine(udp.per_wall_s(), cry.per_wall_s());
   const double to_gbit = double(size) * 8 / 1e9;
 
   json out{{"frames_per_s", int64_t(fps)},
@@ -776,7 +796,7 @@ static int bench_frames(const Args& args) {
            // Details: how the numbers above were obtained.
            {"ratio_wall", limit_wall > 0 ? round3(fps / limit_wall) : 0.0},
            {"frames_per_loop_cpu_s", int64_t(fps_cpu)},
-           {"loop_cpu_share", wall > 0 ? round3(loop_cpu / wall) : 0.0},
+           {"loop_cpu_share", wall > 0 ? round3(stack.cpu_s / wall) : 0.0},
            {"sent", sent},
            {"delivered", delivered},
            {"send_errors", pump.send_errors.load()},
@@ -784,11 +804,11 @@ static int bench_frames(const Args& args) {
            {"relayed_by_root", relayed},
            {"wire_datagrams_per_frame", fw.datagrams},
            {"packet_bytes", fw.packet.size()},
-           {"udp_frames_per_cpu_s", int64_t(udp.per_cpu_s)},
-           {"udp_frames_per_s", int64_t(udp.per_wall_s)},
+           {"udp_frames_per_cpu_s", int64_t(udp.per_cpu_s())},
+           {"udp_frames_per_s", int64_t(udp.per_wall_s())},
            {"udp_lost_datagrams", udp_lost},
-           {"crypto_frames_per_cpu_s", int64_t(cry.per_cpu_s)},
-           {"crypto_frames_per_s", int64_t(cry.per_wall_s)},
+           {"crypto_frames_per_cpu_s", int64_t(cry.per_cpu_s())},
+           {"crypto_frames_per_s", int64_t(cry.per_wall_s())},
            {"limit_frames_per_s_wall", int64_t(limit_wall)},
            {"loadavg_start", load_start},
            {"loadavg_end", loadavg()}};
