@@ -119,3 +119,14 @@ def test_wire_header_parser_fragment_and_short():
     assert w.destination == 0x8FEC3E8AE4 and w.source is None and w.hops == 1 and w.cipher is None
     assert WirePacket("received", "", 0, b"z" * 20).kind == "short"
     assert WirePacket("received", "", 0, b"\0" * 8 + bytes.fromhex("8fec3e8ae4")).source == 0x8FEC3E8AE4
+
+
+def test_missing_library_gives_a_clear_import_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZTCORE_LIB", str(tmp_path / "nope.so"))
+    with pytest.raises(ImportError, match="ZTCORE_LIB"):
+        _ffi._find_library()
+    monkeypatch.delenv("ZTCORE_LIB")
+    monkeypatch.setattr(_ffi, "_REPO", tmp_path)  # a checkout without build/
+    with pytest.raises(ImportError, match="cmake .*--target ztcore_shared") as e:
+        _ffi._find_library()
+    assert "ZTCORE_LIB" in str(e.value)
