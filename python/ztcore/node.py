@@ -17,7 +17,6 @@ import os
 import queue
 import threading
 import time
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, List, Optional, Sequence, Union
@@ -248,7 +247,9 @@ def _on_wire(node, user, w):
 
 # ---- runtime ------------------------------------------------------------------------------------
 
-_open_runtimes: "weakref.WeakSet[Runtime]" = weakref.WeakSet()
+# Strong references: a runtime (and its nodes, whose handles the C callbacks use) lives until it
+# is closed, or until exit; a garbage-collected node under a running C node would crash.
+_open_runtimes: "set[Runtime]" = set()
 
 
 @atexit.register
@@ -608,7 +609,8 @@ class Node:
         """Sends an Ethernet frame (``data`` is the payload after the 14-byte header; str is sent
         as UTF-8). ``nwid`` None = the only joined network; ``src_mac`` None = this node's MAC;
         ``dst_mac`` may be a :class:`Node`. A foreign source MAC is dropped by the node (see
-        ``traced``); like a NIC, that is not an error."""
+        ``traced``); like a NIC, that is not an error. ``vlan`` is seen by the network's rules
+        only: ZeroTier frames carry no VLAN tag, so receivers get vlan 0."""
         nw = self._nw(nwid)
         src = self.network_mac(nw) if src_mac is None else Mac.parse(src_mac)
         dst = self.mac_for(dst_mac.ztid, nw) if isinstance(dst_mac, Node) else Mac.parse(dst_mac)
