@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, List, Optional, Sequence, Union
 
-from ._ffi import ffi, lib, has
-from .errors import ControllerError, ZtError, ZtNotFound, error_for
+from ._ffi import ffi, lib
+from .errors import ControllerError, ZtError, error_for
 from .types import (Address, Frame, IdLike, Mac, Network, NetworkId, Route, TraceEvent, UserMessage,
                     WirePacket)
 

@@ -7,7 +7,7 @@ and, for MACs, "02:11:22:33:44:55" / "02-11-22-33-44-55" are accepted everywhere
 from __future__ import annotations
 
 import re
-import time
+import time as _time
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
@@ -154,7 +154,7 @@ class Frame:
     ethertype: int
     vlan: int
     data: bytes
-    time: float = field(default_factory=time.time, compare=False)
+    time: float = field(default_factory=_time.time, compare=False)
 
     def ether_bytes(self) -> bytes:
         """The frame as it would be on a wire: Ethernet header (with an 802.1Q tag if vlan) + data."""
@@ -184,7 +184,7 @@ class UserMessage:
     source: Address
     type: int
     data: bytes
-    time: float = field(default_factory=time.time, compare=False)
+    time: float = field(default_factory=_time.time, compare=False)
 
     def __repr__(self) -> str:
         return "<UserMessage from %s type 0x%x %s>" % (self.source, self.type, _text(self.data))
@@ -195,7 +195,7 @@ class TraceEvent:
     """A TRACE event: why the node dropped a packet or changed something."""
     text: str
     peer: Optional[Address] = None
-    time: float = field(default_factory=time.time, compare=False)
+    time: float = field(default_factory=_time.time, compare=False)
 
     def __repr__(self) -> str:
         return "<Trace %s%s>" % (self.text, " (peer %s)" % self.peer if self.peer else "")

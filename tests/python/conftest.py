@@ -1,5 +1,4 @@
 """Shared fixtures: one lab (root, controller, n1..n3 on 127.0.0.1) for the whole session."""
-import os
 import sys
 import time
 from pathlib import Path
