@@ -27,10 +27,11 @@ zt_result fail(zt_result code, std::string msg) {
 }
 
 zt_result check_node(zt_node* n) {
-  if (!n || !n->h) return fail(ZT_ERR_INVALID_ARGUMENT, "null node");
+  if (!n) return fail(ZT_ERR_INVALID_ARGUMENT, "null node");
   if (!n->owner) return fail(ZT_ERR_STATE, "the node's runtime was freed");
   if (n->owner->rt->on_loop_thread())
     return fail(ZT_ERR_STATE, "ztcore functions cannot be called from an event callback");
+  if (!n->h) return fail(ZT_ERR_STATE, "the node is not started");
   return ZT_OK;
 }
 

@@ -146,8 +146,8 @@ struct NodeHandle::Impl final : core::Host {
         setsockopt(fd, v4 ? IPPROTO_IP : IPPROTO_IPV6, v4 ? IP_TTL : IPV6_UNICAST_HOPS, &t, sizeof t);
       }
       const ssize_t sent = ::sendto(fd, data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&ss), sl);
-      if (sent >= 0 && cfg.on_wire) cfg.on_wire(WireDirection::Sent, to, now_ms(), data);
       if (ttl) setsockopt(fd, v4 ? IPPROTO_IP : IPPROTO_IPV6, v4 ? IP_TTL : IPV6_UNICAST_HOPS, &old, sizeof old);
+      if (sent >= 0 && cfg.on_wire) cfg.on_wire(WireDirection::Sent, to, now_ms(), data);
       return;
     }
     OutBatch& b = *out[si];

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -557,6 +558,19 @@ TEST(CApi, PrivateNetworkEndToEnd) {
   EXPECT_EQ(zt_node_leave(n2, nwid), ZT_ERR_NOT_FOUND);
 }
 
+namespace {
+
+// Result of a ztcore call made from inside a callback (-100: none made yet).
+std::atomic<int> g_from_callback{-100};
+
+void call_back_in(zt_node* node, void*, const zt_event* e) {
+  if (e->type != ZT_EVENT_TRACE || std::strstr(e->text, "joined network") == nullptr) return;
+  static zt_network_info info;
+  g_from_callback = zt_node_network(node, 0x1122334455667788ULL, &info);
+}
+
+}  // namespace
+
 // The error contract of the ABI 1.1 node functions, on a node without planet or network.
 TEST(CApi, NodeFunctionsRejectBadInput) {
   zt_runtime* rt = nullptr;
@@ -566,6 +580,7 @@ TEST(CApi, NodeFunctionsRejectBadInput) {
   o.port = 0;
   o.bind = "127.0.0.1";
   o.allow_loopback = 1;
+  o.on_event = call_back_in;
   zt_node* n = nullptr;
   ASSERT_EQ(zt_node_new(rt, &o, &n), ZT_OK) << zt_last_error();
   const uint64_t nwid = 0x1122334455667788ULL;
@@ -598,6 +613,7 @@ TEST(CApi, NodeFunctionsRejectBadInput) {
 
   // Joined (no controller answers): status REQUESTING_CONFIGURATION, no config.
   ASSERT_EQ(zt_node_join(n, nwid), ZT_OK);
+  EXPECT_EQ(g_from_callback.load(), ZT_ERR_STATE);  // the join's trace callback tried to call in
   ASSERT_EQ(zt_node_join(n, nwid), ZT_OK);  // idempotent
   ASSERT_EQ(zt_node_network(n, nwid, info.get()), ZT_OK);
   EXPECT_EQ(info->status, ZT_NETWORK_REQUESTING_CONFIGURATION);
