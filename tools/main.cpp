@@ -44,7 +44,8 @@ const char* kUsage =
     "  root       --home DIR --port P [--bind IP]...             run a root server (makes its planet)\n"
     "  node       --home DIR --port P --planet FILE ...          run a node with the local JSON API\n"
     "  cli        --home DIR [-j] info|peers|listpeers|...       talk to a running node (zerotier-cli)\n"
-    "  bench      online [-n N] [--idle N2]                      start-up, HELLO RTT and memory on loopback\n"
+    "  bench      online | frames | join                         loopback benchmarks: start-up/RTT/memory,\n"
+    "                                                            frames/s vs this machine's limit, join time\n"
     "\n"
     "Run `ztcore <command> --help` for a command's options.\n";
 
