@@ -9,6 +9,12 @@
 // process_background_tasks. Every random choice — link behaviour and each node's Host::random —
 // comes from std::mt19937_64 seeded from the Sim seed, so a run is reproducible bit for bit.
 //
+// VL2: a SimHost also records the frames the core hands to Host::frame, every network_config
+// callback (and the latest NetworkInfo per network), and trace events. A node may carry a real
+// controller::EmbeddedController over a MemoryControllerDb (attach_controller); management
+// writes (write_network / write_member) are followed by process_pending(now) on that node,
+// which is just a call here since every node runs on the test's thread.
+//
 // Nothing here touches a socket or the wall clock. Header-only; include from a test.
 #pragma once
 
@@ -28,6 +34,7 @@
 #include <utility>
 #include <vector>
 
+#include "controller/embedded_controller.hpp"
 #include "core/node.hpp"
 #include "proto/identity.hpp"
 #include "proto/world.hpp"
@@ -63,6 +70,7 @@ struct Datagram {
   InetAddress to;
   Bytes data;
   unsigned ttl = 0;
+  bool duplicate = false;  // the extra copy made by Link::duplicate
   uint8_t hops() const {  // hops of a head or fragment (§2.1, §2.3)
     if (data.size() > 16 && data[13] == 0xff) return data[15] & 7;
     return data.size() >= 28 ? data[18] & 7 : 0;
@@ -82,6 +90,25 @@ struct RecordedEvent {
   Address peer = 0;
   uint64_t type_id = 0;
   Bytes data;
+};
+
+// A frame handed to Host::frame.
+struct RecordedFrame {
+  int64_t at = 0;
+  uint64_t nwid = 0;
+  proto::Mac src, dst;
+  uint16_t ethertype = 0;
+  uint16_t vlan = 0;
+  Bytes data;
+  std::string text() const { return std::string(data.begin(), data.end()); }
+};
+
+// A Host::network_config callback.
+struct RecordedNetworkEvent {
+  int64_t at = 0;
+  uint64_t nwid = 0;
+  core::NetworkOp op = core::NetworkOp::Up;
+  core::NetworkInfo info;
 };
 
 class Sim;
@@ -107,6 +134,28 @@ class SimHost : public core::Host {
   bool path_check(Address peer, int64_t local_socket, const InetAddress& addr) override {
     return path_filter ? path_filter(peer, addr) : true;
   }
+  void frame(uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype, uint16_t vlan,
+             ByteSpan data) override;
+  void network_config(uint64_t nwid, core::NetworkOp op, const core::NetworkInfo& info) override;
+
+  // Frames delivered on nwid whose payload equals `text` (all networks when nwid is 0).
+  size_t frames_with(const std::string& text, uint64_t nwid = 0) const {
+    return size_t(std::count_if(frames.begin(), frames.end(), [&](const RecordedFrame& f) {
+      return (nwid == 0 || f.nwid == nwid) && f.text() == text;
+    }));
+  }
+  // Latest NetworkInfo reported for nwid (nullopt before any callback, or after Destroy).
+  std::optional<core::NetworkInfo> info(uint64_t nwid) const {
+    auto it = networks.find(nwid);
+    if (it == networks.end()) return std::nullopt;
+    return it->second;
+  }
+  // Trace events containing `needle`.
+  size_t traces_with(const std::string& needle) const {
+    return size_t(std::count_if(events.begin(), events.end(), [&](const RecordedEvent& e) {
+      return e.type == EventType::Trace && e.text.find(needle) != std::string::npos;
+    }));
+  }
 
   size_t count(EventType t) const {
     return size_t(std::count_if(events.begin(), events.end(), [&](const RecordedEvent& e) { return e.type == t; }));
@@ -125,6 +174,12 @@ class SimHost : public core::Host {
   }
 
   std::vector<RecordedEvent> events;
+  std::vector<RecordedFrame> frames;
+  std::vector<RecordedNetworkEvent> network_events;
+  std::map<uint64_t, core::NetworkInfo> networks;  // latest info per joined network
+  // Called for every delivered frame, after it is recorded (a test's "tap"). It runs inside
+  // a Node call, so it must not call back into the node; queue replies instead.
+  std::function<void(const RecordedFrame&)> on_frame;
   std::map<std::pair<int, uint64_t>, Bytes> state;
   std::function<bool(Address, const InetAddress&)> path_filter;
   bool keep_traces = true;
@@ -141,6 +196,9 @@ struct SimNode {
   InetAddress address;
   core::NodeOptions options;
   std::unique_ptr<SimHost> host;
+  // Optional embedded controller (declared before `node`, so the node dies first).
+  std::unique_ptr<controller::MemoryControllerDb> controller_db;
+  std::unique_ptr<controller::EmbeddedController> controller;
   std::unique_ptr<core::Node> node;  // null while stopped
   int64_t deadline = std::numeric_limits<int64_t>::max();
 };
@@ -185,9 +243,52 @@ class Sim {
       return false;
     }
     n.node = std::move(*r);
+    if (n.controller) n.node->set_controller(n.controller.get());
     n.deadline = now_;
     return true;
   }
+
+  // Gives node i a controller::EmbeddedController over a fresh MemoryControllerDb, seeded from
+  // the Sim seed; attached now if the node runs, else when it starts. Returns it.
+  controller::EmbeddedController& attach_controller(size_t i) {
+    SimNode& n = nodes_.at(i);
+    if (!n.controller) {
+      n.controller_db = std::make_unique<controller::MemoryControllerDb>();
+      controller::ControllerOptions o;
+      auto rng = std::make_shared<std::mt19937_64>(seed_ * 0x2545f4914f6cdd1dull + i + 7);
+      o.random = [rng](uint8_t* p, size_t len) {
+        for (size_t k = 0; k < len; ++k) p[k] = uint8_t((*rng)());
+      };
+      n.controller = std::make_unique<controller::EmbeddedController>(*n.controller_db, o);
+    }
+    if (n.node) n.node->set_controller(n.controller.get());
+    return *n.controller;
+  }
+  controller::EmbeddedController& controller(size_t i) { return *nodes_.at(i).controller; }
+  // Performs the pushes/revocations queued by management writes, on node i "thread".
+  void process_pending(size_t i) {
+    nodes_.at(i).controller->process_pending(now_);
+    poke(i);
+  }
+
+  // VL2 conveniences: the call, at sim.now(), followed by poke().
+  Status join(size_t i, uint64_t nwid) {
+    auto st = node(i).join(now_, nwid);
+    poke(i);
+    return st;
+  }
+  Status leave(size_t i, uint64_t nwid) {
+    auto st = node(i).leave(now_, nwid);
+    poke(i);
+    return st;
+  }
+  Status send_frame(size_t i, uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype, ByteSpan data,
+                    uint16_t vlan = 0) {
+    auto st = node(i).send_frame(now_, nwid, src, dst, ethertype, vlan, data);
+    poke(i);
+    return st;
+  }
+  proto::Mac mac(size_t i, uint64_t nwid) const { return proto::Mac::from_address(address(i), nwid); }
   // Destroys the node; its host (state, events) survives. In-flight datagrams to it are lost.
   void stop(size_t i) {
     nodes_.at(i).node.reset();
@@ -239,6 +340,9 @@ class Sim {
   struct Stats {
     uint64_t sent = 0, delivered = 0, lost = 0, duplicated = 0, undeliverable = 0, filtered = 0;
   } stats;
+  // Duplicate copies (Link::duplicate) handed to each node: an upper bound on the extra
+  // deliveries the wire, not the core, is responsible for.
+  std::map<size_t, uint64_t> dup_delivered;
   std::string last_error;
 
   // Delivers `data` to node `to` as if sent from `from`, after `delay` ms.
@@ -282,6 +386,7 @@ class Sim {
       return true;
     }
     ++stats.delivered;
+    if (d.duplicate) ++dup_delivered[d.to_node];
     if (capture) delivered_log.push_back(d);
     int64_t next = n.node->process_wire_packet(now_, 0, d.from, d.data);
     n.deadline = std::min(n.deadline, std::max(next, now_ + 1));
@@ -339,6 +444,7 @@ class Sim {
     if (r_dup < l.duplicate) {
       ++stats.duplicated;
       Datagram copy = d;
+      copy.duplicate = true;
       copy.deliver_at = now_ + l.latency_ms + jitter2;
       push(std::move(copy));
     }
@@ -385,13 +491,41 @@ inline void SimHost::event(const core::Event& e) {
   events.push_back(std::move(r));
 }
 
+inline void SimHost::frame(uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype, uint16_t vlan,
+                           ByteSpan data) {
+  RecordedFrame f;
+  f.at = sim_.now();
+  f.nwid = nwid;
+  f.src = src;
+  f.dst = dst;
+  f.ethertype = ethertype;
+  f.vlan = vlan;
+  f.data.assign(data.begin(), data.end());
+  if (sim_.verbose)
+    std::fprintf(stderr, "%10lld %-8s frame %s -> %s %04x %zu bytes\n", static_cast<long long>(sim_.elapsed()),
+                 sim_.at(index_).name.c_str(), src.to_string().c_str(), dst.to_string().c_str(), ethertype, data.size());
+  frames.push_back(std::move(f));
+  if (on_frame) on_frame(frames.back());
+}
+
+inline void SimHost::network_config(uint64_t nwid, core::NetworkOp op, const core::NetworkInfo& info) {
+  if (sim_.verbose)
+    std::fprintf(stderr, "%10lld %-8s network %016llx op %d status %s\n", static_cast<long long>(sim_.elapsed()),
+                 sim_.at(index_).name.c_str(), static_cast<unsigned long long>(nwid), int(op),
+                 core::network_status_name(info.status));
+  network_events.push_back({sim_.now(), nwid, op, info});
+  if (op == core::NetworkOp::Destroy) networks.erase(nwid);
+  else networks[nwid] = info;
+}
+
 // ---- Fixtures ---------------------------------------------------------------------------------
 
 // The secret identities of tests/vectors/identities.txt, by label ("root", "ctrl", "nodea",
 // "nodeb", "extra1".."extra6"). Generating identities is slow; these are precomputed.
-inline std::map<std::string, proto::Identity> load_test_identities(const std::string& vectors_dir) {
+// Any file in that format ("[label]" lines followed by "secret = <identity>").
+inline std::map<std::string, proto::Identity> load_identities_file(const std::string& path) {
   std::map<std::string, proto::Identity> out;
-  std::ifstream in(vectors_dir + "/identities.txt");
+  std::ifstream in(path);
   std::string line, label;
   while (std::getline(in, line)) {
     if (line.size() > 2 && line.front() == '[' && line.back() == ']') {
@@ -402,6 +536,16 @@ inline std::map<std::string, proto::Identity> load_test_identities(const std::st
     }
   }
   return out;
+}
+inline std::map<std::string, proto::Identity> load_test_identities(const std::string& vectors_dir) {
+  return load_identities_file(vectors_dir + "/identities.txt");
+}
+
+// 48 more secret identities for larger simulated networks (labels "sim00".."sim47"), in
+// tests/sim/identities.txt: made once with Identity::generate from std::mt19937_64 seeded
+// 0x5151000 + n, and stored because generating them takes seconds (minutes under ASan).
+inline std::map<std::string, proto::Identity> load_sim_identities(const std::string& vectors_dir) {
+  return load_identities_file(vectors_dir + "/../sim/identities.txt");
 }
 
 // The test planet signing key pair (tests/vectors/planet_signing_keypair.c25519).
