@@ -591,6 +591,13 @@ class Node:
         """Leaves a network (:class:`ZtNotFound` if not joined)."""
         _check(lib.zt_node_leave(self._h(), NetworkId.parse(nwid)))
 
+    def subscribe(self, nwid: Optional[IdLike], mac: IdLike, adi: int = 0) -> None:
+        """Subscribes to a multicast group (MAC + ADI) so frames sent to it arrive here."""
+        _check(lib.zt_node_multicast_subscribe(self._h(), self._nw(nwid), Mac.parse(mac), adi))
+
+    def unsubscribe(self, nwid: Optional[IdLike], mac: IdLike, adi: int = 0) -> None:
+        _check(lib.zt_node_multicast_unsubscribe(self._h(), self._nw(nwid), Mac.parse(mac), adi))
+
     @property
     def nwid(self) -> NetworkId:
         """The only joined network (ValueError if there are none or several)."""

@@ -193,6 +193,20 @@ def test_wire_logs_have_sane_parsed_headers(lab):
     assert all(w.time_ms > 0 for w in sent + received)
 
 
+def test_multicast_subscription(lab):
+    n1, n2, n3 = lab.nodes
+    group = Mac("01:00:5e:00:2a:01")
+    n2.subscribe(lab.nwid, group)
+    try:
+        assert group.is_multicast
+        got = lambda: [f for f in n2.vframes if f.dst == group and f.data == b"to the group"]
+        assert retry_until(lambda: n1.send_eth(lab.nwid, None, group, LAB_ETHERTYPE, "to the group"), got, timeout=20)
+        assert got()[0].src == n1.network_mac(lab.nwid)
+        assert not [f for f in n3.vframes if f.dst == group]  # n3 did not subscribe
+    finally:
+        n2.unsubscribe(lab.nwid, group)
+
+
 def test_bad_input_raises_clear_exceptions(lab):
     n1 = lab.nodes[0]
     unknown = NetworkId("0123456789abcdef")
