@@ -183,9 +183,11 @@ int64_t Node::Impl::path_alive_ms() const { return opts.heartbeat_ms + 5000; }
 // ---- Sending --------------------------------------------------------------------------------
 
 uint64_t Node::Impl::random_u64() {
-  uint64_t v = 0;
-  host.random(reinterpret_cast<uint8_t*>(&v), sizeof v);
-  return v;
+  if (random_used == random_pool.size()) {
+    host.random(reinterpret_cast<uint8_t*>(random_pool.data()), sizeof random_pool);
+    random_used = 0;
+  }
+  return random_pool[random_used++];
 }
 
 void Node::Impl::raw_send(int64_t local_socket, const InetAddress& to, ByteSpan data, unsigned ttl) {

@@ -2,6 +2,7 @@
 // translation units (VL2 networks hook in through Vl2Handler).
 #pragma once
 
+#include <array>
 #include <deque>
 #include <map>
 #include <unordered_map>
@@ -83,7 +84,11 @@ struct Node::Impl {
   bool has_moon(uint64_t id) const;
 
   // sending
+  // Random 64-bit values from the host's RNG, fetched 32 at a time (one host.random() call per
+  // 32 packets instead of one per packet; the sequence of values is unchanged).
   uint64_t random_u64();
+  std::array<uint64_t, 32> random_pool{};
+  size_t random_used = 32;
   void raw_send(int64_t local_socket, const InetAddress& to, ByteSpan data, unsigned ttl);
   uint64_t armor_and_send(int64_t now, Peer& peer, MutByteSpan pkt, proto::Cipher cipher,
                           int64_t local_socket, const InetAddress* to, proto::Verb expect);
