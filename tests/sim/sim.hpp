@@ -30,6 +30,7 @@
 #include <optional>
 #include <queue>
 #include <random>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -340,8 +341,8 @@ class Sim {
   struct Stats {
     uint64_t sent = 0, delivered = 0, lost = 0, duplicated = 0, undeliverable = 0, filtered = 0;
   } stats;
-  // Duplicate copies (Link::duplicate) handed to each node: an upper bound on the extra
-  // deliveries the wire, not the core, is responsible for.
+  // Duplicate copies (Link::duplicate) handed to each node, including duplicates a relay
+  // forwarded: an upper bound on the extra deliveries the wire, not the core, is responsible for.
   std::map<size_t, uint64_t> dup_delivered;
   std::string last_error;
 
@@ -386,7 +387,10 @@ class Sim {
       return true;
     }
     ++stats.delivered;
-    if (d.duplicate) ++dup_delivered[d.to_node];
+    if (d.duplicate) {
+      ++dup_delivered[d.to_node];
+      relayed_dups_.insert({d.to_node, relay_key(d.data)});
+    }
     if (capture) delivered_log.push_back(d);
     int64_t next = n.node->process_wire_packet(now_, 0, d.from, d.data);
     n.deadline = std::min(n.deadline, std::max(next, now_ + 1));
@@ -419,6 +423,14 @@ class Sim {
     d.data.assign(data.begin(), data.end());
     for (size_t i = 0; i < nodes_.size(); ++i)
       if (nodes_[i].address == to) d.to_node = i;
+    // A relay forwards a duplicate it received as a new datagram: keep it marked.
+    if (!relayed_dups_.empty()) {
+      auto it = relayed_dups_.find({from, relay_key(d.data)});
+      if (it != relayed_dups_.end()) {
+        d.duplicate = true;
+        relayed_dups_.erase(it);
+      }
+    }
     if (capture) captured.push_back(d);
     if (on_send && !on_send(d)) {
       ++stats.filtered;
@@ -460,6 +472,14 @@ class Sim {
     }
   };
   void push(Datagram d) { queue_.push(Queued{std::move(d), seq_++}); }
+  // A datagram's bytes without the hop count, which a relay increments (§2.1, §2.3).
+  static std::string relay_key(const Bytes& b) {
+    std::string k(b.begin(), b.end());
+    if (k.size() > 16 && uint8_t(k[13]) == 0xff) k[15] = char(uint8_t(k[15]) & ~7);
+    else if (k.size() >= 28) k[18] = char(uint8_t(k[18]) & ~7);
+    return k;
+  }
+  std::set<std::pair<size_t, std::string>> relayed_dups_;
 
   uint64_t seed_;
   std::mt19937_64 rng_;
@@ -501,9 +521,12 @@ inline void SimHost::frame(uint64_t nwid, proto::Mac src, proto::Mac dst, uint16
   f.ethertype = ethertype;
   f.vlan = vlan;
   f.data.assign(data.begin(), data.end());
-  if (sim_.verbose)
-    std::fprintf(stderr, "%10lld %-8s frame %s -> %s %04x %zu bytes\n", static_cast<long long>(sim_.elapsed()),
-                 sim_.at(index_).name.c_str(), src.to_string().c_str(), dst.to_string().c_str(), ethertype, data.size());
+  if (sim_.verbose) {
+    const bool text = std::all_of(data.begin(), data.end(), [](uint8_t c) { return c >= 0x20 && c < 0x7f; });
+    std::fprintf(stderr, "%10lld %-8s frame %s -> %s %04x %zu bytes %s\n", static_cast<long long>(sim_.elapsed()),
+                 sim_.at(index_).name.c_str(), src.to_string().c_str(), dst.to_string().c_str(), ethertype, data.size(),
+                 text ? std::string(data.begin(), data.end()).c_str() : "");
+  }
   frames.push_back(std::move(f));
   if (on_frame) on_frame(frames.back());
 }
