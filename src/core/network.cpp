@@ -431,7 +431,9 @@ void Vl2::on_credentials(int64_t now, Address from, const NetworkCredentials& c)
   // Frames that waited for these credentials (§16.4 "return and retry").
   std::deque<RetryFrame> again;
   for (auto it = retry_.begin(); it != retry_.end();) {
-    if (it->from == from || touched.count(it->from)) {
+    if (now - it->at > kRetryFrameMs) {  // expired (ZT_RECEIVE_QUEUE_TIMEOUT), not yet swept by on_timer
+      it = retry_.erase(it);
+    } else if (it->from == from || touched.count(it->from)) {
       again.push_back(std::move(*it));
       it = retry_.erase(it);
     } else {
@@ -442,6 +444,8 @@ void Vl2::on_credentials(int64_t now, Address from, const NetworkCredentials& c)
     PacketView pv(r.packet);
     auto msg = decode_message(pv.verb(), pv.payload());
     if (msg.ok()) on_packet(now, r.from, pv, *msg);
+    // Refused again: it keeps its first arrival time, so it still expires 5 s after that.
+    if (!retry_.empty() && retry_.back().from == r.from && retry_.back().packet == r.packet) retry_.back().at = r.at;
   }
 }
 
@@ -626,7 +630,10 @@ bool Vl2::ndp_emulate(Network& net, Mac src, ByteSpan d) {
       m = b;
       break;
     }
-    if (ip.prefix_bits() == 40 && b[0] == 0xfc && std::equal(b, b + 5, t)) {
+    // 6PLANE is recognised by its prefix fc | h, h = low 32 bits of nwid ^ (nwid >> 32); another
+    // fc…/40 static IP is not one.
+    const uint32_t h = uint32_t(net.nwid ^ (net.nwid >> 32));
+    if (ip.prefix_bits() == 40 && b[0] == 0xfc && load_be32(b + 1) == h && std::equal(b, b + 5, t)) {
       z = load_be(t + 5, 5);
       m = b;
       break;

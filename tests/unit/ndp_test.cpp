@@ -250,3 +250,28 @@ TEST(NdpEmulation, OffWithoutManagedAddresses) {
   auto [frames, sent, traces] = lab.solicit(mine, solicited_mac(T), solicitation(ip6("fe80::1"), T, mine));
   EXPECT_TRUE(frames.empty());
 }
+
+// A /40 static IP that starts with fc but is not this network's 6PLANE prefix (bytes 1–4 ≠ h)
+// is not a 6PLANE address: solicitations inside it are not answered (§16.2.5 "recognised by").
+TEST(NdpEmulation, ManualFcSlash40IsNotSixPlane) {
+  NdpLab lab(7, json{{"v6AssignMode", {{"rfc4193", true}, {"6plane", false}, {"zt", false}}},
+                     {"routes", json::array({{{"target", "fc11:2233:4400::/40"}, {"via", nullptr}}})}});
+  ASSERT_TRUE(lab.ok);
+  auto& ctl = lab.sim.controller(lab.ctrl);
+  ASSERT_TRUE(ctl.write_member(lab.sim.now(), kNwid, kNodeA, json{{"ipAssignments", json::array({"fc11:2233:4455:6677:8899::1"})}}).ok());
+  lab.sim.process_pending(lab.ctrl);
+  ASSERT_TRUE(lab.sim.run_until([&] {
+    for (const auto& x : lab.sim.host(lab.a).info(kNwid)->assigned_addresses)
+      if (x.to_string() == "fc11:2233:4455:6677:8899::1/40") return true;
+    return false;
+  }, 70000));
+  const Mac mine = Mac::from_address(kNodeA, kNwid);
+  const auto T = ip6("fc11:2233:44eb:8cb7:d1c8::42");
+  auto [frames, sent, traces] = lab.solicit(mine, solicited_mac(T), solicitation(ip6("fe80::1"), T, mine));
+  EXPECT_TRUE(frames.empty()) << "forged an advertisement for a non-6PLANE fc address";
+  // The RFC4193 answer still works on this network.
+  const auto T2 = ip6("fdd5:a72f:f358:c0ff:ee99:93eb:8cb7:d1c8");
+  auto [frames2, sent2, traces2] = lab.solicit(mine, solicited_mac(T2), solicitation(ip6("fe80::1"), T2, mine));
+  ASSERT_EQ(frames2.size(), 1u);
+  EXPECT_EQ(to_hex(frames2[0].data), to_hex(hex(kRfc4193Answer)));
+}
