@@ -274,6 +274,35 @@ TEST_P(SimVl2, UnauthorizedIsDeniedThenAuthorizedGetsConfigAndTalks) {
   EXPECT_EQ(lab.got(X, "a-to-x #"), 0u);
 }
 
+// Frames refused by the gate wait at most 5 s for credentials (§16.4 "return and retry",
+// ZT_RECEIVE_QUEUE_TIMEOUT), counted from their arrival — also when the sender keeps talking and
+// each credential push replays (and re-refuses) them.
+TEST_P(SimVl2, GateRefusedFramesExpireFiveSecondsAfterArrival) {
+  Lab lab(seed(11), 2, lossy());
+  const size_t A = lab.m[0], X = lab.m[1];
+  ASSERT_TRUE(lab.bring_up({A}));
+  ASSERT_TRUE(lab.sim.join(X, lab.nwid).ok());
+  ASSERT_TRUE(lab.wait_status({X}, NetworkStatus::AccessDenied, 30 * kSecond));
+  std::vector<int64_t> sent_at;
+  for (int k = 1; k <= 12; ++k) {
+    sent_at.push_back(lab.sim.now());
+    ASSERT_TRUE(lab.send(A, lab.mac(X), "early #" + std::to_string(k)).ok());
+    lab.sim.run_for(kSecond);
+  }
+  lab.authorize(X);
+  ASSERT_TRUE(lab.wait_status({X}, NetworkStatus::Ok, 30 * kSecond));
+  // A keeps talking, so X gets A's credentials and replays what still waits.
+  EXPECT_GT(lab.deliver(A, lab.mac(X), X, "late"), 0);
+  lab.sim.run_for(3 * kSecond);
+  for (const auto& f : lab.sim.host(X).frames) {
+    const std::string t = f.text();
+    if (t.rfind("early #", 0) != 0) continue;
+    const int k = std::stoi(t.substr(7));
+    // Arrival is within 100 ms of sending here; 1 s of slack for the timer sweep.
+    EXPECT_LE(f.at - sent_at[size_t(k - 1)], 6 * kSecond) << t << " delivered long after it arrived";
+  }
+}
+
 // An unauthorized node that forges itself a config (a self-signed COM in its cached state) still
 // gets nothing through: its COM is not signed by the controller (§7.1, §7.6).
 TEST_P(SimVl2, ForgedConfigOfUnauthorizedMemberIsRejected) {
