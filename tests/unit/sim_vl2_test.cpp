@@ -232,6 +232,26 @@ TEST_P(SimVl2, UnauthorizedIsDeniedThenAuthorizedGetsConfigAndTalks) {
   lab.authorize(X);
   ASSERT_TRUE(lab.wait_status({X}, NetworkStatus::Ok, 30 * kSecond)) << tail(lab.sim, X);
   report(label("authorize_to_ok"), lab.sim.now() - t_auth);
+  // The port callbacks: status changes without a config are CONFIG_UPDATE; the first config
+  // brings the port UP (§9 step 2), exactly once.
+  {
+    const auto& ev = lab.sim.host(X).network_events;
+    size_t ups = 0;
+    bool denied_seen = false;
+    for (const auto& e : ev) {
+      if (e.op == core::NetworkOp::Up) {
+        ++ups;
+        EXPECT_TRUE(denied_seen);
+        EXPECT_EQ(e.info.status, NetworkStatus::Ok);
+        EXPECT_TRUE(e.info.has_config);
+      } else if (e.info.status == NetworkStatus::AccessDenied) {
+        denied_seen = true;
+        EXPECT_EQ(e.op, core::NetworkOp::ConfigUpdate);
+        EXPECT_FALSE(e.info.has_config);
+      }
+    }
+    EXPECT_EQ(ups, 1u);
+  }
   xi = lab.info(X);
   ASSERT_TRUE(xi && xi->has_config);
   EXPECT_EQ(xi->mac.value(), expected_mac(lab.sim.address(X), lab.nwid));
@@ -486,7 +506,7 @@ TEST_P(SimVl2, MulticastReachesSubscribersOnly) {
     EXPECT_EQ(lab.got(B, "mc #"), 1u);
     EXPECT_EQ(lab.got(C, "mc #"), 1u);
   }
-  // After B unsubscribes, its LIKE ages out only after 10 min (§16.3.1); D still never gets any.
+  // Later multicasts (the group's members now known to A): still none for D, E or A.
   for (int k = 0; k < 3; ++k) {
     ASSERT_TRUE(lab.send(A, g.mac, "mc2 #" + std::to_string(k)).ok());
     lab.sim.run_for(kSecond);
