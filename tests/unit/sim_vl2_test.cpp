@@ -420,6 +420,14 @@ TEST_P(SimVl2, DeauthorizationStopsFramesBothWays) {
   EXPECT_GT(lab.got(B, "late-a-bcast"), 0u);
   EXPECT_GT(lab.deliver(A, lab.mac(B), B, "late-a-to-b"), 0);
   EXPECT_GT(lab.deliver(B, lab.mac(A), A, "late-b-to-a"), 0);
+
+  // Re-authorized: the controller pushes X a config with a fresh COM (newer than the
+  // revocation threshold), and frames flow both ways again.
+  lab.authorize(X, true);
+  ASSERT_TRUE(lab.wait_status({X}, NetworkStatus::Ok, 70 * kSecond)) << tail(lab.sim, X);
+  EXPECT_GT(lab.deliver(X, lab.mac(A), A, "again-x-to-a"), 0);
+  EXPECT_GT(lab.deliver(A, lab.mac(X), X, "again-a-to-x"), 0);
+  EXPECT_GT(lab.deliver(B, lab.mac(X), X, "again-b-to-x"), 0);
 }
 
 // ---- Broadcast and multicast ---------------------------------------------------------------------
