@@ -261,7 +261,8 @@ TEST(NdpEmulation, ManualFcSlash40IsNotSixPlane) {
   ASSERT_TRUE(ctl.write_member(lab.sim.now(), kNwid, kNodeA, json{{"ipAssignments", json::array({"fc11:2233:4455:6677:8899::1"})}}).ok());
   lab.sim.process_pending(lab.ctrl);
   ASSERT_TRUE(lab.sim.run_until([&] {
-    for (const auto& x : lab.sim.host(lab.a).info(kNwid)->assigned_addresses)
+    auto info = lab.sim.host(lab.a).info(kNwid);
+    for (const auto& x : info->assigned_addresses)
       if (x.to_string() == "fc11:2233:4455:6677:8899::1/40") return true;
     return false;
   }, 70000));

@@ -579,9 +579,12 @@ void ping_pong(Lab& lab, const std::string& name) {
   ASSERT_TRUE(lab.bring_up(lab.m, 120 * kSecond)) << tail(lab.sim, lab.m.back());
   // Every member got a distinct IPv4 from the pool.
   std::set<uint32_t> v4;
-  for (size_t i : lab.m)
-    for (const auto& a : lab.info(i)->assigned_addresses)
+  for (size_t i : lab.m) {
+    const auto info = lab.info(i);
+    ASSERT_TRUE(info);
+    for (const auto& a : info->assigned_addresses)
       if (a.is_v4()) EXPECT_TRUE(v4.insert(a.ipv4()).second) << a.to_string();
+  }
   EXPECT_EQ(v4.size(), lab.m.size());
 
   const size_t n1 = lab.m[0];
