@@ -3,6 +3,7 @@
 // byte for byte against the two known answers of §16.2.5. Driven through the real path:
 // a simulated node (tests/sim/sim.hpp) gets its config for network d5a72ff358c0ffee from an
 // EmbeddedController, and the host sends the solicitation with Node::send_frame.
+#include <algorithm>
 #include <gtest/gtest.h>
 
 #include "../sim/sim.hpp"
@@ -181,6 +182,10 @@ TEST(NdpEmulation, SixPlaneKnownAnswer) {
   EXPECT_EQ(frames[0].dst.to_string(), "ee:70:2c:66:79:cb");
   EXPECT_EQ(frames[0].ethertype, 0x86DD);
   EXPECT_EQ(to_hex(frames[0].data), to_hex(hex(kSixPlaneAnswer)));
+  // Answered from the target T to our own 6PLANE address M (IPv6 source at 8, destination at 24).
+  ASSERT_GE(frames[0].data.size(), 40u);
+  EXPECT_TRUE(std::equal(T.begin(), T.end(), frames[0].data.begin() + 8));
+  EXPECT_TRUE(std::equal(M.begin(), M.end(), frames[0].data.begin() + 24));
 }
 
 // Emulation works with multicast disabled: the `ml` check comes after it (§16.2.3 step 2).
