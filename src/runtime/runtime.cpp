@@ -73,51 +73,9 @@ struct NodeHandle::Impl final : core::Host {
   int64_t deadline = 0;
   bool stopped = false;
 
-  struct OutBatch {
-    size_t n = 0;
-    std::array<sockaddr_storage, kBatch> addr;
-    std::array<socklen_t, kBatch> addr_len;
-    std::array<size_t, kBatch> len;
-    std::array<std::array<uint8_t, kSlot>, kBatch> data;
-  };
-  std::vector<std::unique_ptr<OutBatch>> out;  // one per socket
-
-  void flush(size_t si) {
-    OutBatch& b = *out[si];
-    size_t done = 0;
-    while (done < b.n) {
-      std::array<mmsghdr, kBatch> msgs{};
-      std::array<iovec, kBatch> iov{};
-      size_t cnt = b.n - done;
-      for (size_t i = 0; i < cnt; ++i) {
-        iov[i] = {b.data[done + i].data(), b.len[done + i]};
-        msgs[i].msg_hdr.msg_iov = &iov[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
-        msgs[i].msg_hdr.msg_name = &b.addr[done + i];
-        msgs[i].msg_hdr.msg_namelen = b.addr_len[done + i];
-      }
-      int r = ::sendmmsg(sockets[si].fd, msgs.data(), unsigned(cnt), 0);
-      if (r <= 0) {
-        if (r < 0 && errno == EINTR) continue;
-        break;  // EAGAIN/ENOBUFS: UDP is lossy; drop the rest of this batch
-      }
-      if (cfg.on_wire) tap_sent(b, done, size_t(r));
-      done += size_t(r);
-    }
-    b.n = 0;
-  }
-  // Reports datagrams [from, from + count) of a batch that the kernel accepted.
-  void tap_sent(const OutBatch& b, size_t from, size_t count) {
-    const int64_t now = now_ms();
-    for (size_t i = from; i < from + count; ++i) {
-      auto to = InetAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&b.addr[i]));
-      if (to) cfg.on_wire(WireDirection::Sent, *to, now, ByteSpan(b.data[i].data(), b.len[i]));
-    }
-  }
-  void flush_all() {
-    for (size_t i = 0; i < out.size(); ++i)
-      if (out[i]->n) flush(i);
-  }
+  // Pending datagrams go to the runtime's one send batch (Runtime::Impl::out), shared by every
+  // node of the loop; nothing per node. Defined after Runtime::Impl.
+  void flush_all();
 
   size_t socket_for(int64_t local_socket, const InetAddress& to) const {
     const int fam = to.is_v4() ? AF_INET : AF_INET6;
@@ -130,33 +88,34 @@ struct NodeHandle::Impl final : core::Host {
 
   // core::Host
   void wire_send(int64_t local_socket, const InetAddress& to, ByteSpan data, unsigned ttl) override {
+    if (stopped) return;
     size_t si = socket_for(local_socket, to);
     if (si == SIZE_MAX) return;
     sockaddr_storage ss;
     socklen_t sl = to.to_sockaddr(&ss);
     if (sl == 0) return;
     if (ttl != 0 || data.size() > kSlot) {
-      const int fd = sockets[si].fd;
-      int old = 0;
-      socklen_t ol = sizeof old;
-      const bool v4 = sockets[si].family == AF_INET;
-      if (ttl) {
-        getsockopt(fd, v4 ? IPPROTO_IP : IPPROTO_IPV6, v4 ? IP_TTL : IPV6_UNICAST_HOPS, &old, &ol);
-        int t = int(ttl);
-        setsockopt(fd, v4 ? IPPROTO_IP : IPPROTO_IPV6, v4 ? IP_TTL : IPV6_UNICAST_HOPS, &t, sizeof t);
-      }
-      const ssize_t sent = ::sendto(fd, data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&ss), sl);
-      if (ttl) setsockopt(fd, v4 ? IPPROTO_IP : IPPROTO_IPV6, v4 ? IP_TTL : IPV6_UNICAST_HOPS, &old, sizeof old);
-      if (sent >= 0 && cfg.on_wire) cfg.on_wire(WireDirection::Sent, to, now_ms(), data);
+      send_now(si, to, ss, sl, data, ttl);
       return;
     }
-    OutBatch& b = *out[si];
-    if (b.n == kBatch) flush(si);
-    b.addr[b.n] = ss;
-    b.addr_len[b.n] = sl;
-    b.len[b.n] = data.size();
-    std::memcpy(b.data[b.n].data(), data.data(), data.size());
-    ++b.n;
+    enqueue(si, to, ss, sl, data);
+  }
+  void enqueue(size_t si, const InetAddress& to, const sockaddr_storage& ss, socklen_t sl, ByteSpan data);
+  // Sends one datagram at once (ttl 0 = the socket's default).
+  void send_now(size_t si, const InetAddress& to, const sockaddr_storage& ss, socklen_t sl, ByteSpan data,
+                unsigned ttl) {
+    const int fd = sockets[si].fd;
+    int old = 0;
+    socklen_t ol = sizeof old;
+    const bool v4 = sockets[si].family == AF_INET;
+    if (ttl) {
+      getsockopt(fd, v4 ? IPPROTO_IP : IPPROTO_IPV6, v4 ? IP_TTL : IPV6_UNICAST_HOPS, &old, &ol);
+      int t = int(ttl);
+      setsockopt(fd, v4 ? IPPROTO_IP : IPPROTO_IPV6, v4 ? IP_TTL : IPV6_UNICAST_HOPS, &t, sizeof t);
+    }
+    const ssize_t sent = ::sendto(fd, data.data(), data.size(), 0, reinterpret_cast<const sockaddr*>(&ss), sl);
+    if (ttl) setsockopt(fd, v4 ? IPPROTO_IP : IPPROTO_IPV6, v4 ? IP_TTL : IPV6_UNICAST_HOPS, &old, sizeof old);
+    if (sent >= 0 && cfg.on_wire) cfg.on_wire(WireDirection::Sent, to, now_ms(), data);
   }
   std::optional<Bytes> state_get(core::StateObject type, uint64_t id) override { return store->get(type, id); }
   void state_put(core::StateObject type, uint64_t id, ByteSpan data) override { store->put(type, id, data); }
@@ -172,7 +131,27 @@ struct NodeHandle::Impl final : core::Host {
   }
 };
 
+namespace {
+
+// The loop thread's one send batch, shared by all its nodes (the loop is single-threaded, and
+// every place that lets a node send flushes it before moving on). Entries keep their node and
+// socket; a flush sends each run of consecutive entries on one socket with one sendmmsg.
+struct SendBatch {
+  size_t n = 0;
+  bool flushing = false;  // an on_wire tap inside flush() may add entries (picked up by that flush)
+  std::array<NodeHandle::Impl*, kBatch> node;  // nullptr = dropped (its node was detached)
+  std::array<uint32_t, kBatch> sock;
+  std::array<sockaddr_storage, kBatch> addr;
+  std::array<socklen_t, kBatch> addr_len;
+  std::array<size_t, kBatch> len;
+  std::array<std::array<uint8_t, kSlot>, kBatch> data;
+};
+
+}  // namespace
+
 struct Runtime::Impl {
+  std::unique_ptr<SendBatch> out{new SendBatch};  // loop thread only
+  void flush();
   int ep = -1;
   int wake = -1;
   std::thread thread;
@@ -194,7 +173,10 @@ struct Runtime::Impl {
   void detach(NodeHandle::Impl* raw) {
     if (raw->stopped) return;
     raw->stopped = true;
-    raw->flush_all();
+    flush();
+    // Entries still queued (only if this runs from an on_wire tap inside flush()) are dropped.
+    for (size_t i = 0; i < out->n; ++i)
+      if (out->node[i] == raw) out->node[i] = nullptr;
     for (auto& s : raw->sockets) {
       ::epoll_ctl(ep, EPOLL_CTL_DEL, s.fd, nullptr);
       ::close(s.fd);
@@ -214,6 +196,71 @@ struct Runtime::Impl {
     (void)!::write(wake, &one, sizeof one);
   }
 };
+
+void NodeHandle::Impl::flush_all() { rt->flush(); }
+
+void NodeHandle::Impl::enqueue(size_t si, const InetAddress& to, const sockaddr_storage& ss, socklen_t sl,
+                               ByteSpan data) {
+  SendBatch& b = *rt->out;
+  if (b.n == kBatch) {
+    if (b.flushing) {  // full while a tap sends from inside flush(): this one goes out alone
+      send_now(si, to, ss, sl, data, 0);
+      return;
+    }
+    rt->flush();
+  }
+  b.node[b.n] = this;
+  b.sock[b.n] = uint32_t(si);
+  b.addr[b.n] = ss;
+  b.addr_len[b.n] = sl;
+  b.len[b.n] = data.size();
+  std::memcpy(b.data[b.n].data(), data.data(), data.size());
+  ++b.n;
+}
+
+void Runtime::Impl::flush() {
+  SendBatch& b = *out;
+  if (b.flushing || b.n == 0) return;
+  b.flushing = true;
+  size_t done = 0;
+  while (done < b.n) {
+    NodeHandle::Impl* const node = b.node[done];
+    const uint32_t si = b.sock[done];
+    size_t end = done + 1;
+    while (end < b.n && b.node[end] == node && b.sock[end] == si) ++end;
+    if (node == nullptr) {
+      done = end;
+      continue;
+    }
+    std::array<mmsghdr, kBatch> msgs{};
+    std::array<iovec, kBatch> iov{};
+    const size_t cnt = end - done;
+    for (size_t i = 0; i < cnt; ++i) {
+      iov[i] = {b.data[done + i].data(), b.len[done + i]};
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_name = &b.addr[done + i];
+      msgs[i].msg_hdr.msg_namelen = b.addr_len[done + i];
+    }
+    const int r = ::sendmmsg(node->sockets[si].fd, msgs.data(), unsigned(cnt), 0);
+    if (r <= 0) {
+      if (r < 0 && errno == EINTR) continue;
+      done = end;  // EAGAIN/ENOBUFS: UDP is lossy; drop the rest of this run
+      continue;
+    }
+    if (node->cfg.on_wire) {
+      // Datagrams the kernel accepted. A tap may detach this node (its entries become nullptr).
+      const int64_t now = now_ms();
+      for (size_t i = done; i < done + size_t(r) && b.node[i] == node; ++i) {
+        auto to = InetAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&b.addr[i]));
+        if (to) node->cfg.on_wire(WireDirection::Sent, *to, now, ByteSpan(b.data[i].data(), b.len[i]));
+      }
+    }
+    done += size_t(r);
+  }
+  b.n = 0;
+  b.flushing = false;
+}
 
 void Runtime::Impl::run_tasks() {
   std::deque<std::function<void()>> batch;
@@ -418,7 +465,6 @@ Result<std::shared_ptr<NodeHandle>> Runtime::add_node(NodeConfig cfg) {
     }
     if (port == 0) port = bound_port(*fd);
     impl->sockets.push_back({*fd, binds[i].is_v4() ? AF_INET : AF_INET6});
-    impl->out.push_back(std::make_unique<NodeHandle::Impl::OutBatch>());
   }
   impl->cfg = std::move(cfg);
 
