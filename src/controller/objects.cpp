@@ -74,6 +74,18 @@ Result<bool> read_bool(const json& j, const char* key, bool dflt, const std::str
   return it->get<bool>();
 }
 
+// remoteTraceTarget (networks and members alike): a 10-digit hex address, stored in lower
+// case, or null / "" for none.
+Result<json> read_trace_target(const json& v) {
+  if (v.is_null() || (v.is_string() && v.get_ref<const std::string&>().empty())) return json(nullptr);
+  if (v.is_string() && v.get_ref<const std::string&>().size() == 10 && parse_hex_u64(v.get_ref<const std::string&>())) {
+    std::string s = v.get<std::string>();
+    std::transform(s.begin(), s.end(), s.begin(), ::tolower);
+    return json(s);
+  }
+  return err("remoteTraceTarget: expected a 10-digit hex address or null");
+}
+
 Result<std::string> read_string(const json& j, const char* key, const std::string& where) {
   auto it = j.find(key);
   if (it == j.end() || !it->is_string()) return field_error(where + "." + key, "expected a string");
@@ -534,17 +546,8 @@ Status apply_network_update(json& n, const json& body) {
     out["remoteTraceLevel"] = v;
   }
   if (has("remoteTraceTarget")) {
-    const json& v = body["remoteTraceTarget"];
-    if (v.is_null() || (v.is_string() && v.get_ref<const std::string&>().empty())) {
-      out["remoteTraceTarget"] = nullptr;
-    } else if (v.is_string() && v.get_ref<const std::string&>().size() == 10 &&
-               parse_hex_u64(v.get_ref<const std::string&>())) {
-      std::string s = v.get<std::string>();
-      std::transform(s.begin(), s.end(), s.begin(), ::tolower);
-      out["remoteTraceTarget"] = s;
-    } else {
-      return err("remoteTraceTarget: expected a 10-digit hex address or null");
-    }
+    ZT_TRY(t, read_trace_target(body["remoteTraceTarget"]));
+    out["remoteTraceTarget"] = t;
   }
   if (has("v4AssignMode")) {
     const json& v = body["v4AssignMode"];
@@ -753,17 +756,8 @@ Result<MemberUpdate> apply_member_update(json& m, const json& body, int64_t now)
     out["remoteTraceLevel"] = v;
   }
   if (has("remoteTraceTarget")) {
-    const json& v = body["remoteTraceTarget"];
-    if (v.is_null() || (v.is_string() && v.get_ref<const std::string&>().empty())) {
-      out["remoteTraceTarget"] = nullptr;
-    } else if (v.is_string() && v.get_ref<const std::string&>().size() == 10 &&
-               parse_hex_u64(v.get_ref<const std::string&>())) {
-      std::string s = v.get<std::string>();
-      std::transform(s.begin(), s.end(), s.begin(), ::tolower);
-      out["remoteTraceTarget"] = s;
-    } else {
-      return err("remoteTraceTarget: expected a 10-digit hex address or null");
-    }
+    ZT_TRY(t, read_trace_target(body["remoteTraceTarget"]));
+    out["remoteTraceTarget"] = t;
   }
   if (has("ipAssignments")) {
     const json& v = body["ipAssignments"];
