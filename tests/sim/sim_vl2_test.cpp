@@ -8,7 +8,7 @@
 
 #include <set>
 
-#include "../sim/sim.hpp"
+#include "sim.hpp"
 #include "base/hex.hpp"
 
 using namespace zt;

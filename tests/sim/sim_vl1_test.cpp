@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <set>
 
-#include "../sim/sim.hpp"
+#include "sim.hpp"
 #include "proto/packet.hpp"
 #include "proto/verbs.hpp"
 
