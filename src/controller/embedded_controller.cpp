@@ -2,10 +2,9 @@
 #include "controller/embedded_controller.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <set>
 
-#include "base/hex.hpp"
+#include "controller/config_builder.hpp"
 #include "controller/objects.hpp"
 #include "crypto/crypto.hpp"
 #include "proto/netconf.hpp"
@@ -17,7 +16,6 @@ using proto::Address;
 using proto::Dictionary;
 using proto::ErrorCode;
 using proto::Identity;
-using proto::InetAddress;
 using proto::NetworkConfig;
 
 struct EmbeddedController::Outgoing {
@@ -30,39 +28,6 @@ struct EmbeddedController::Outgoing {
   Bytes info;
   proto::Revocation revocation;
 };
-
-namespace {
-
-constexpr int64_t kCtmdDefault = 1800000, kCtmdMin = 300000, kCtmdMax = 7200000;  // §10.1 step 10
-constexpr size_t kMaxPoolTrials = 1000;
-
-// True if `ip` lies in the network `net` (address + prefix bits in the port field).
-bool net_contains(const InetAddress& net, const InetAddress& ip) {
-  if (net.family() != ip.family() || net.empty()) return false;
-  unsigned bits = net.prefix_bits(), size = unsigned(net.ip_size());
-  if (bits > size * 8) return false;
-  for (unsigned i = 0; i < size && bits > 0; ++i) {
-    unsigned take = std::min(bits, 8u);
-    uint8_t mask = uint8_t(0xff00 >> take);
-    if ((net.ip()[i] & mask) != (ip.ip()[i] & mask)) return false;
-    bits -= take;
-  }
-  return true;
-}
-
-InetAddress v6_from_halves(uint64_t hi, uint64_t lo) {
-  uint8_t b[16];
-  store_be64(b, hi);
-  store_be64(b + 8, lo);
-  return InetAddress::v6(b, 0);
-}
-
-json& ensure_array(json& o, const char* key) {
-  if (!o[key].is_array()) o[key] = json::array();
-  return o[key];
-}
-
-}  // namespace
 
 EmbeddedController::EmbeddedController(ControllerDb& db, ControllerOptions opts) : db_(db), opts_(std::move(opts)) {
   if (!opts_.random) opts_.random = [](uint8_t* p, size_t n) { crypto::random_bytes(p, n); };
@@ -310,36 +275,7 @@ void EmbeddedController::handle(int64_t now, const Request& req, std::vector<Out
   }
 
   // 7. Authorization: member flag, public network, auth token.
-  bool authorized = json_bool(m, "authorized", false);
-  if (!authorized) {
-    std::string type;
-    json credential = nullptr;
-    if (!json_bool(net, "private", true)) {
-      type = "public";
-    } else if (auto a = meta.get_string("a"); a && a->size() > 6 && a->compare(0, 6, "token:") == 0) {
-      // The reference throws (and never answers) when authTokens is its default [null];
-      // we simply find no token there.
-      std::string token = a->substr(6);
-      const json& tokens = net["authTokens"];
-      if (tokens.is_object()) {
-        auto t = tokens.find(token);
-        if (t != tokens.end() && t->is_number()) {
-          int64_t expiry = t->is_number_unsigned() ? int64_t(t->get<uint64_t>()) : t->get<int64_t>();
-          if (expiry == 0 || expiry > now) {
-            type = "token";
-            credential = token;
-          }
-        }
-      }
-    }
-    if (!type.empty()) {
-      authorized = true;
-      m["authorized"] = true;
-      m["lastAuthorizedTime"] = now;
-      m["lastAuthorizedCredentialType"] = type;
-      m["lastAuthorizedCredential"] = credential;
-    }
-  }
+  const bool authorized = authorize_member(m, net, meta, now);
 
   // 8. SSO.
   const bool sso_applies = json_bool(net, "ssoEnabled", false) && !json_bool(m, "ssoExempt", false);
@@ -348,19 +284,7 @@ void EmbeddedController::handle(int64_t now, const Request& req, std::vector<Out
     sso = db_.sso_info(net, m);
     if (json_i64(m, "authenticationExpiryTime", 0) <= now) {
       save_member(m);
-      Dictionary info;
-      if (sso.version == 0) {
-        info.set_u64("aV", 0);
-        info.set_string("aU", sso.authentication_url);
-      } else {
-        info.set_u64("aV", 1);
-        info.set_string("iU", sso.issuer_url);
-        info.set_string("aCU", sso.central_url);
-        info.set_string("aN", sso.nonce);
-        info.set_string("aS", sso.state);
-        info.set_string("aCID", sso.client_id);
-      }
-      error(ErrorCode::NetworkAuthenticationRequired, info.serialize());
+      error(ErrorCode::NetworkAuthenticationRequired, sso_error_info(sso).serialize());
       return;
     }
   }
@@ -372,303 +296,23 @@ void EmbeddedController::handle(int64_t now, const Request& req, std::vector<Out
     return;
   }
   if (genuine) {
-    m["vMajor"] = int64_t(meta.get_u64("majv", 0));
-    m["vMinor"] = int64_t(meta.get_u64("minv", 0));
-    m["vRev"] = int64_t(meta.get_u64("revv", 0));
-    m["vProto"] = int64_t(meta.get_u64("pv", 0));
+    record_client_version(m, meta);
     st.has_metadata = true;
     st.identity = req.requester;
     st.metadata.assign(req.metadata.begin(), req.metadata.end());
   }
 
-  // 10. Config basics.
-  NetworkConfig nc;
-  nc.nwid = nwid;
-  nc.type = json_bool(net, "private", true) ? NetworkConfig::kTypePrivate : NetworkConfig::kTypePublic;
-  nc.timestamp = uint64_t(now);
-  nc.issued_to = addr;
-  int64_t ctmd = kCtmdDefault;
-  if (net.contains("certificateTimeoutWindowSize") && net["certificateTimeoutWindowSize"].is_number())
-    ctmd = json_i64(net, "certificateTimeoutWindowSize", kCtmdDefault);
-  ctmd = std::clamp(ctmd, kCtmdMin, kCtmdMax);
-  nc.credential_time_max_delta = uint64_t(ctmd);
-  nc.revision = json_u64(net, "revision", 0);
-  nc.flags = json_bool(net, "enableBroadcast", true) ? NetworkConfig::kFlagEnableBroadcast : 0;
-  nc.name = json_str(net, "name");
-  if (nc.name.size() > NetworkConfig::kMaxNameLength) nc.name.resize(NetworkConfig::kMaxNameLength);
-  nc.mtu = std::clamp<uint64_t>(json_u64(net, "mtu", NetworkConfig::kDefaultMtu), NetworkConfig::kMinMtu,
-                                NetworkConfig::kMaxMtu);
-  nc.multicast_limit = json_u64(net, "multicastLimit", 32);
-  if (sso_applies) {
-    nc.sso_enabled = true;
-    nc.sso_version = sso.version;
-    nc.authentication_expiry_time = json_i64(m, "authenticationExpiryTime", 0);
-    nc.authentication_url = sso.authentication_url;
-    nc.issuer_url = sso.issuer_url;
-    nc.central_endpoint_url = sso.central_url;
-    nc.sso_nonce = sso.nonce;
-    nc.sso_state = sso.state;
-    nc.sso_client_id = sso.client_id;
-  }
-  {
-    auto hex10 = [](const std::string& s) -> std::optional<uint64_t> {
-      if (s.size() != 10) return std::nullopt;
-      return parse_hex_u64(s);
-    };
-    if (auto t = hex10(json_str(m, "remoteTraceTarget"))) {
-      nc.remote_trace_target = *t;
-      nc.remote_trace_level = json_u64(m, "remoteTraceLevel", 0);
-    } else {
-      nc.remote_trace_target = hex10(json_str(net, "remoteTraceTarget")).value_or(0);
-      nc.remote_trace_level = json_u64(net, "remoteTraceLevel", 0);
-    }
-  }
-
-  // Every member record of the network (with this member's in-flight version): active
-  // bridges for `S`, and every assigned IP for the pools.
-  std::vector<json> all = db_.members_of(nwid);
-  std::set<InetAddress> allocated;
-  std::vector<Address> bridges;
-  bool self_listed = false;
-  for (const json& other : all) {
-    auto oa = record_address(other);
-    if (!oa) continue;
-    const json& rec = *oa == addr ? m : other;
-    self_listed = self_listed || *oa == addr;
-    if (json_bool(rec, "activeBridge", false)) bridges.push_back(*oa);
-    auto ips = other.find("ipAssignments");
-    if (ips != other.end() && ips->is_array())
-      for (const json& s : *ips)
-        if (s.is_string())
-          if (auto ip = parse_ip(s.get_ref<const std::string&>())) allocated.insert(*ip);
-  }
-  if (!self_listed && json_bool(m, "activeBridge", false)) bridges.push_back(addr);
-  std::sort(bridges.begin(), bridges.end());
-  for (Address b : bridges) nc.specialists.push_back(b | NetworkConfig::kSpecialistActiveBridge);
-
-  // 11. Rules, capabilities, tags.
-  if (meta.get_u64("revr", 0) == 0) {
-    nc.rules = {proto::Rule::accept()};
-  } else {
-    if (net["rules"].is_array())
-      for (const json& rj : net["rules"]) {
-        if (nc.rules.size() >= NetworkConfig::kMaxRules) break;
-        if (auto r = rule_from_json(rj)) nc.rules.push_back(*r);
-      }
-
-    std::map<uint32_t, const json*> net_caps;
-    if (net["capabilities"].is_array())
-      for (const json& c : net["capabilities"])
-        if (c.is_object() && c.contains("id")) net_caps.emplace(uint32_t(json_u64(c, "id", 0)), &c);
-    json& member_caps = ensure_array(m, "capabilities");
-    if (is_new && net["capabilities"].is_array()) {
-      for (const json& c : net["capabilities"]) {
-        if (!c.is_object() || !json_bool(c, "default", false) || !c.contains("id")) continue;
-        uint32_t id = uint32_t(json_u64(c, "id", 0));
-        bool have = std::any_of(member_caps.begin(), member_caps.end(),
-                                [&](const json& x) { return x.is_number() && uint32_t(x.get<uint64_t>()) == id; });
-        if (!have) member_caps.push_back(id);
-      }
-    }
-    for (const json& x : member_caps) {
-      if (nc.capabilities.size() >= NetworkConfig::kMaxCapabilities) break;
-      if (!x.is_number_integer()) continue;
-      auto c = net_caps.find(uint32_t(x.get<uint64_t>()));
-      if (c == net_caps.end()) continue;
-      std::vector<proto::Rule> rules;
-      const json& cr = (*c->second)["rules"];
-      if (cr.is_array())
-        for (const json& rj : cr) {
-          if (rules.size() >= proto::kMaxCapabilityRules) break;
-          if (auto r = rule_from_json(rj)) rules.push_back(*r);
-        }
-      proto::Capability cap;
-      cap.nwid = nwid;
-      cap.timestamp = uint64_t(now);
-      cap.id = c->first;
-      cap.max_custody = 1;
-      cap.set_rules(rules);
-      if (cap.sign(self, addr)) nc.capabilities.push_back(std::move(cap));
-    }
-
-    std::map<uint32_t, uint32_t> tags;
-    json& member_tags = ensure_array(m, "tags");
-    for (const json& t : member_tags)
-      if (t.is_array() && t.size() == 2 && t[0].is_number_integer() && t[1].is_number_integer())
-        tags[uint32_t(t[0].get<uint64_t>())] = uint32_t(t[1].get<uint64_t>());
-    if (net["tags"].is_array())
-      for (const json& t : net["tags"]) {
-        if (!t.is_object() || !t.contains("id")) continue;
-        auto d = t.find("default");
-        if (d == t.end() || !d->is_number_integer()) continue;
-        uint32_t id = uint32_t(json_u64(t, "id", 0));
-        if (tags.count(id)) continue;
-        uint32_t value = uint32_t(d->get<uint64_t>());
-        tags[id] = value;
-        member_tags.push_back(json::array({id, value}));  // any member, new or not
-      }
-    for (auto [id, value] : tags) {
-      if (nc.tags.size() >= NetworkConfig::kMaxTags) break;
-      proto::Tag tag;
-      tag.nwid = nwid;
-      tag.timestamp = uint64_t(now);
-      tag.id = id;
-      tag.value = value;
-      tag.issued_to = addr;
-      if (tag.sign(self)) nc.tags.push_back(std::move(tag));
-    }
-  }
-
-  // 12. Routes.
-  if (net["routes"].is_array())
-    for (const json& r : net["routes"]) {
-      if (nc.routes.size() >= NetworkConfig::kMaxRoutes) break;
-      if (!r.is_object()) continue;
-      auto target = parse_cidr(json_str(r, "target"));
-      if (!target) continue;
-      proto::NetworkRoute route;
-      route.target = *target;
-      if (auto via = parse_ip(json_str(r, "via")); via && via->family() == target->family()) route.via = *via;
-      nc.routes.push_back(route);
-    }
-
-  // 13. Static IPs (order matters: it is also the COO order).
-  const bool no_auto = json_bool(m, "noAutoAssignIps", false);
-  const json v6mode = net["v6AssignMode"].is_object() ? net["v6AssignMode"] : json::object();
-  const json v4mode = net["v4AssignMode"].is_object() ? net["v4AssignMode"] : json::object();
-  auto add_ip = [&](const InetAddress& ip) {
-    if (nc.static_ips.size() < NetworkConfig::kMaxStaticIps) nc.static_ips.push_back(ip);
-  };
-  if (!no_auto) {
-    if (json_bool(v6mode, "rfc4193", false)) {
-      add_ip(proto::rfc4193_address(nwid, addr));
-      nc.flags |= NetworkConfig::kFlagNdpEmulation;
-    }
-    if (json_bool(v6mode, "6plane", false)) {
-      add_ip(proto::sixplane_address(nwid, addr));
-      nc.flags |= NetworkConfig::kFlagNdpEmulation;
-    }
-  }
-  bool have_v4 = false, have_v6 = false;
-  json& ip_assignments = ensure_array(m, "ipAssignments");
-  std::set<InetAddress> mine;
-  for (const json& s : ip_assignments) {
-    if (!s.is_string()) continue;
-    auto ip = parse_ip(s.get_ref<const std::string&>());
-    if (!ip) continue;
-    mine.insert(*ip);
-    unsigned best = 0;  // the largest prefix among the routes containing it
-    for (const auto& rt : nc.routes)
-      if (net_contains(rt.target, *ip)) best = std::max(best, rt.target.prefix_bits());
-    if (best == 0) continue;  // outside every route: kept in the record, not in the config
-    InetAddress with = *ip;
-    with.set_port(uint16_t(best));
-    add_ip(with);
-    (ip->is_v4() ? have_v4 : have_v6) = true;
-  }
-  auto take = [&](const InetAddress& candidate, unsigned prefix) {
-    if (prefix == 0 || allocated.count(candidate) || mine.count(candidate)) return false;
-    ip_assignments.push_back(candidate.ip_string());
-    mine.insert(candidate);
-    InetAddress with = candidate;
-    with.set_port(uint16_t(prefix));
-    add_ip(with);
-    return true;
-  };
-  const json pools = net["ipAssignmentPools"].is_array() ? net["ipAssignmentPools"] : json::array();
-  if (!no_auto && json_bool(v6mode, "zt", false) && !have_v6) {
-    for (const json& p : pools) {
-      if (have_v6) break;
-      auto s = parse_ip(json_str(p, "ipRangeStart")), e = parse_ip(json_str(p, "ipRangeEnd"));
-      if (!s || !e || !s->is_v6() || !e->is_v6()) continue;
-      const uint64_t shi = load_be64(s->ip()), slo = load_be64(s->ip() + 8);
-      const uint64_t ehi = load_be64(e->ip()), elo = load_be64(e->ip() + 8);
-      for (size_t trial = 0; trial < kMaxPoolTrials && !have_v6; ++trial) {
-        uint64_t hi, lo;
-        if (trial == 0 && elo > slo && elo - slo >= 0xffffffffffULL) {
-          hi = shi;
-          lo = slo + addr;
-        } else {
-          uint8_t r[16];
-          opts_.random(r, sizeof r);
-          uint64_t rhi = load_be64(r), rlo = load_be64(r + 8);
-          hi = ehi > shi ? shi + rhi % (ehi - shi) : shi;
-          lo = elo > slo ? slo + rlo % (elo - slo) : slo;
-        }
-        InetAddress candidate = v6_from_halves(hi, lo);
-        unsigned prefix = 0;  // the last matching gateway-less IPv6 route
-        for (const auto& rt : nc.routes)
-          if (rt.via.empty() && rt.target.is_v6() && net_contains(rt.target, candidate))
-            prefix = rt.target.prefix_bits();
-        have_v6 = take(candidate, prefix);
-      }
-    }
-  }
-  if (!no_auto && json_bool(v4mode, "zt", false) && !have_v4) {
-    for (const json& p : pools) {
-      if (have_v4) break;
-      auto s = parse_ip(json_str(p, "ipRangeStart")), e = parse_ip(json_str(p, "ipRangeEnd"));
-      if (!s || !e || !s->is_v4() || !e->is_v4()) continue;
-      const uint32_t start = s->ipv4(), end = e->ipv4();
-      if (end < start || start == 0) continue;
-      // The reference's counter walk (worked example in §10.1 step 13d).
-      const uint32_t span = end - start;
-      uint32_t counter = uint32_t(addr);
-      const uint64_t trials = std::min<uint64_t>(kMaxPoolTrials, uint64_t(span) + 1);
-      for (uint64_t k = 0; k < trials && !have_v4; ++k) {
-        uint32_t ip = span ? start + counter % span : start;
-        ++counter;
-        if ((ip & 0xff) == 0xff) continue;
-        unsigned prefix = 0;  // the first IPv4 route (any via) whose network holds it
-        for (const auto& rt : nc.routes) {
-          if (!rt.target.is_v4()) continue;
-          unsigned bits = rt.target.prefix_bits();
-          uint32_t mask = bits == 0 ? 0 : bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> bits);
-          if ((ip & mask) == rt.target.ipv4()) {
-            prefix = bits;
-            break;
-          }
-        }
-        have_v4 = take(InetAddress::v4(ip, 0), prefix);
-      }
-    }
-  }
-
-  // 14. DNS.
-  if (net["dns"].is_object()) {
-    const json& d = net["dns"];
-    nc.dns.domain = json_str(d, "domain");
-    if (nc.dns.domain.size() > 127) nc.dns.domain.resize(127);
-    if (d.contains("servers") && d["servers"].is_array()) {
-      size_t n = 0;
-      for (const json& s : d["servers"]) {
-        if (n++ >= proto::NetworkDns::kMaxServers) break;
-        if (!s.is_string()) continue;
-        if (auto ip = parse_ip(s.get_ref<const std::string&>())) nc.dns.servers.push_back(*ip);
-      }
-    }
-  }
+  // 10–14. The config, from every member record of the network (active bridges, and the IPs
+  // the pools must not hand out again).
+  const ConfigContext ctx{self, req.requester, nwid, now, meta};
+  NetworkConfig nc = build_config(ctx, net, m, is_new, db_.members_of(nwid), sso_applies ? &sso : nullptr, opts_.random);
 
   // 15. Credentials, save, send.
-  if (!nc.static_ips.empty()) {
-    proto::CertificateOfOwnership coo;
-    coo.nwid = nwid;
-    coo.timestamp = uint64_t(now);
-    coo.flags = 0;
-    coo.id = 1;
-    coo.issued_to = addr;
-    for (const auto& ip : nc.static_ips) coo.add_ip(ip);  // stops at 16
-    if (coo.sign(self)) nc.certificates_of_ownership.push_back(std::move(coo));
-  }
-  auto com = proto::CertificateOfMembership::make(uint64_t(now), uint64_t(ctmd), nwid, req.requester);
-  if (!com.sign(self)) {
+  if (!issue_credentials(nc, ctx)) {
     error(ErrorCode::ObjNotFound);
     return;
   }
-  nc.com = std::move(com);
-
   save_member(m);
-
   auto dict = nc.to_dictionary();
   if (!dict) {
     error(ErrorCode::ObjNotFound);
