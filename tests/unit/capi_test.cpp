@@ -412,8 +412,9 @@ TEST(CApi, PrivateNetworkEndToEnd) {
   }
   EXPECT_EQ(ips.size(), 3u) << "assigned addresses must differ";
 
-  // Broadcast from n1 reaches n2 and n3, never n1. UDP may lose a copy, so it is repeated
-  // until both have it.
+  // Broadcast from n1 reaches n2 and n3 (that it never comes back to n1 is checked in virtual
+  // time: tests/sim/sim_silence_test.cpp). UDP may lose a copy, so it is repeated until both
+  // have it.
   const std::string ping = "ping from n1";
   ASSERT_TRUE([&] {
     for (int i = 0; i < 10; ++i) {
@@ -425,7 +426,6 @@ TEST(CApi, PrivateNetworkEndToEnd) {
   }()) << "broadcast did not reach n2 and n3";
   {
     std::lock_guard lk(net.lab.mu);
-    EXPECT_EQ(net.of(n1).frames_with(ping), 0u);
     for (zt_node* m : {n2, n3})
       for (const Rx& f : net.of(m).frames)
         if (f.data == ping) {
@@ -456,8 +456,9 @@ TEST(CApi, PrivateNetworkEndToEnd) {
       }
   }
 
-  // A frame with a foreign source MAC is not sent, and a trace names it. The marker frame
-  // sent after it shows the path works, so its absence is not a matter of waiting longer.
+  // A frame with a foreign source MAC is not sent, and a trace names it; the path still works
+  // after it. (That the forged frame reaches nobody is checked in virtual time:
+  // sim_silence_test.cpp.)
   const std::string forged = "forged";
   EXPECT_EQ(zt_node_send_frame(n1, nwid, 0x02aabbccddeeULL, mac2, kEthertype, 0, forged.data(), forged.size()), ZT_OK);
   ASSERT_TRUE(net.lab.wait([&] { return net.of(n1).traced("02:aa:bb:cc:dd:ee"); })) << "no trace for the forged frame";
@@ -469,10 +470,6 @@ TEST(CApi, PrivateNetworkEndToEnd) {
     }
     return false;
   }());
-  {
-    std::lock_guard lk(net.lab.mu);
-    EXPECT_EQ(net.of(n2).frames_with(forged), 0u);
-  }
 
   // A user message round-trips intact (binary payload, 64-bit type id).
   std::string payload(300, '\0');
@@ -525,15 +522,15 @@ TEST(CApi, PrivateNetworkEndToEnd) {
     EXPECT_GE(r.remotes_in.size(), 4u);  // controller + 3 members
   }
 
-  // Deauthorize n3: the controller revokes its COM at the members, so its frames stop.
+  // Deauthorize n3: the controller revokes its COM at the members, and the others still talk.
+  // (That n3's frames then reach nobody is checked in virtual time: sim_silence_test.cpp.)
   Response deauth = request(c, "POST", "/controller/network/" + nwid_s + "/member/" + hex(zt_node_address(n3), 10),
                             R"({"authorized":false})");
   ASSERT_EQ(deauth.status, 200) << deauth.text;
   EXPECT_EQ(deauth.body.value("authorized", true), false);
   ASSERT_TRUE(net.lab.wait([&] { return net.of(n1).traced("revocation for " + hex(zt_node_address(n3), 10)); }))
       << "n1 did not get the revocation";
-  const std::string after = "after deauthorization", still = "n2 still works";
-  EXPECT_EQ(zt_node_send_frame(n3, nwid, mac3, mac1, kEthertype, 0, after.data(), after.size()), ZT_OK);
+  const std::string still = "n2 still works";
   ASSERT_TRUE([&] {
     for (int i = 0; i < 10; ++i) {
       EXPECT_EQ(zt_node_send_frame(n2, nwid, mac2, mac1, kEthertype, 0, still.data(), still.size()), ZT_OK);
@@ -541,10 +538,6 @@ TEST(CApi, PrivateNetworkEndToEnd) {
     }
     return false;
   }());
-  {
-    std::lock_guard lk(net.lab.mu);
-    EXPECT_EQ(net.of(n1).frames_with(after), 0u);
-  }
 
   // Leaving: DESTROY through the callback, then NOT_FOUND.
   ASSERT_EQ(zt_node_leave(n2, nwid), ZT_OK);

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -120,7 +121,8 @@ TEST(Vl2Udp, JoinAuthorizeBroadcastUnicastAndRevoke) {
       if (w.status[m->address()] != core::NetworkStatus::AccessDenied) return false;
     return true;
   })) << "members did not see ACCESS_DENIED";
-  // Frames from an unauthorized member go nowhere.
+  // Sending while unauthorized is accepted by the API (the core refuses it; that nothing
+  // arrives is checked in virtual time: tests/sim/sim_silence_test.cpp).
   EXPECT_TRUE(A->send_frame(w.nwid, proto::Mac::from_address(A->address(), w.nwid), proto::Mac::broadcast(), 0x88b5, 0,
                             as_bytes("early")).ok());
 
@@ -140,17 +142,12 @@ TEST(Vl2Udp, JoinAuthorizeBroadcastUnicastAndRevoke) {
   EXPECT_EQ(ia.mac, proto::Mac::from_address(A->address(), w.nwid));
   EXPECT_EQ(ia.name, "testnet");
   EXPECT_EQ(ia.assigned_addresses.size(), 2u);
-  {
-    std::lock_guard lk(w.mu);
-    EXPECT_EQ(w.frames_at(B->address(), "early"), 0u);
-  }
 
   // Broadcast from A reaches B and C, not A.
   const proto::Mac amac = proto::Mac::from_address(A->address(), w.nwid);
   ASSERT_TRUE(A->send_frame(w.nwid, amac, proto::Mac::broadcast(), 0x88b5, 0, as_bytes("ping")).ok());
   ASSERT_TRUE(w.wait([&] { return w.frames_at(B->address(), "ping") == 1 && w.frames_at(C->address(), "ping") == 1; }))
       << "broadcast did not reach every member";
-  EXPECT_EQ(w.frames_at(A->address(), "ping"), 0u);
 
   // Unicast replies to A's MAC.
   for (auto* m : {&B, &C}) {
@@ -161,7 +158,8 @@ TEST(Vl2Udp, JoinAuthorizeBroadcastUnicastAndRevoke) {
   for (auto& f : w.frames)
     if (f.data == "pong") EXPECT_EQ(f.dst, amac);
 
-  // A frame with a foreign source MAC is dropped, and a trace says why.
+  // A frame with a foreign source MAC is dropped, and a trace says why (that it reaches
+  // nobody is checked in virtual time: sim_silence_test.cpp).
   ASSERT_TRUE(A->send_frame(w.nwid, proto::Mac(0x02aabbccddeeULL), proto::Mac::from_address(B->address(), w.nwid), 0x88b5, 0,
                             as_bytes("forged")).ok());
   ASSERT_TRUE(w.wait([&] {
@@ -169,21 +167,17 @@ TEST(Vl2Udp, JoinAuthorizeBroadcastUnicastAndRevoke) {
       if (t.find("not a bridge") != std::string::npos) return true;
     return false;
   }));
-  std::this_thread::sleep_for(200ms);
-  {
-    std::lock_guard lk(w.mu);
-    EXPECT_EQ(w.frames_at(B->address(), "forged"), 0u);
-  }
 
-  // Deauthorize C: its COM is revoked, so its frames no longer pass the gate.
+  // Deauthorize C: its COM is revoked at the members, and the others still talk. (That C's
+  // frames then reach nobody is checked in virtual time: sim_silence_test.cpp.)
   w.controller->with_node([&](core::Node&, int64_t now) { w.ctl.revoke(now, C->address()); });
-  std::this_thread::sleep_for(300ms);
-  ASSERT_TRUE(C->send_frame(w.nwid, proto::Mac::from_address(C->address(), w.nwid), amac, 0x88b5, 0, as_bytes("after")).ok());
+  const std::string revoked = "revocation for " + proto::address_to_string(C->address());
+  ASSERT_TRUE(w.wait([&] {
+    return std::count_if(w.traces.begin(), w.traces.end(),
+                         [&](const std::string& t) { return t.find(revoked) != std::string::npos; }) >= 2;
+  })) << "the members did not accept the revocation";
   ASSERT_TRUE(B->send_frame(w.nwid, proto::Mac::from_address(B->address(), w.nwid), amac, 0x88b5, 0, as_bytes("still")).ok());
   ASSERT_TRUE(w.wait([&] { return w.frames_at(A->address(), "still") == 1; }));
-  std::this_thread::sleep_for(500ms);
-  std::lock_guard lk(w.mu);
-  EXPECT_EQ(w.frames_at(A->address(), "after"), 0u);
 }
 
 TEST(Vl2Udp, NotJoinedAndTooLargeAreErrors) {
