@@ -517,6 +517,187 @@ Result<json> parse_rules_array(const json& v, const std::string& where, size_t m
   return out;
 }
 
+// v4AssignMode: an object {"zt":bool}, or the legacy string form; merged into `current`.
+Result<json> merge_v4_assign_mode(const json& current, const json& v) {
+  json cur = current.is_object() ? current : json{{"zt", false}};
+  if (v.is_string()) {  // legacy form
+    cur["zt"] = v.get_ref<const std::string&>().find("zt") != std::string::npos;
+  } else if (v.is_object()) {
+    if (v.contains("zt")) {
+      if (!v["zt"].is_boolean()) return err("v4AssignMode.zt: expected true or false");
+      cur["zt"] = v["zt"];
+    }
+  } else {
+    return err("v4AssignMode: expected an object like {\"zt\":true}");
+  }
+  return cur;
+}
+
+// v6AssignMode: an object of rfc4193/zt/6plane flags, or the legacy comma-separated string.
+Result<json> merge_v6_assign_mode(const json& current, const json& v) {
+  json cur = current.is_object() ? current : json{{"rfc4193", false}, {"zt", false}, {"6plane", false}};
+  if (v.is_string()) {  // legacy comma-separated form, e.g. "rfc4193,zt"
+    cur = {{"rfc4193", false}, {"zt", false}, {"6plane", false}};
+    std::string s = v.get<std::string>();
+    size_t at = 0;
+    while (at <= s.size()) {
+      size_t comma = s.find(',', at);
+      std::string word = s.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+      if (word == "rfc4193" || word == "zt" || word == "6plane") cur[word] = true;
+      if (comma == std::string::npos) break;
+      at = comma + 1;
+    }
+  } else if (v.is_object()) {
+    for (const char* k : {"rfc4193", "zt", "6plane"}) {
+      if (!v.contains(k)) continue;
+      if (!v[k].is_boolean()) return err(std::string("v6AssignMode.") + k + ": expected true or false");
+      cur[k] = v[k];
+    }
+  } else {
+    return err("v6AssignMode: expected an object like {\"rfc4193\":true,\"zt\":false,\"6plane\":false}");
+  }
+  return cur;
+}
+
+// routes: at most 128 {"target":"ip/bits","via":ip|null}, normalized.
+Result<json> read_routes(const json& v) {
+  if (!v.is_array()) return err("routes: expected an array");
+  if (v.size() > 128) return err("routes: at most 128 routes");
+  json routes = json::array();
+  for (size_t i = 0; i < v.size(); ++i) {
+    std::string w = "routes[" + std::to_string(i) + "]";
+    if (!v[i].is_object()) return err(w + ": expected an object {\"target\":\"ip/bits\",\"via\":ip|null}");
+    auto t = v[i].find("target");
+    if (t == v[i].end() || !t->is_string()) return err(w + ".target: expected \"ip/bits\"");
+    auto target = parse_cidr(t->get_ref<const std::string&>());
+    if (!target) return err(w + ".target: '" + t->get<std::string>() + "' is not an ip/bits network");
+    json via = nullptr;
+    auto vi = v[i].find("via");
+    if (vi != v[i].end() && !vi->is_null()) {
+      if (!vi->is_string()) return err(w + ".via: expected an IP string or null");
+      if (!vi->get_ref<const std::string&>().empty()) {
+        auto gw = parse_ip(vi->get_ref<const std::string&>());
+        if (!gw) return err(w + ".via: '" + vi->get<std::string>() + "' is not an IP address");
+        if (gw->family() != target->family()) return err(w + ".via: address family differs from the target's");
+        via = gw->ip_string();
+      }
+    }
+    routes.push_back({{"target", target->to_string()}, {"via", via}});
+  }
+  return routes;
+}
+
+// ipAssignmentPools: {"ipRangeStart":ip,"ipRangeEnd":ip} of one family each, normalized.
+Result<json> read_pools(const json& v) {
+  if (!v.is_array()) return err("ipAssignmentPools: expected an array");
+  json pools = json::array();
+  for (size_t i = 0; i < v.size(); ++i) {
+    std::string w = "ipAssignmentPools[" + std::to_string(i) + "]";
+    if (!v[i].is_object()) return err(w + ": expected an object {\"ipRangeStart\":ip,\"ipRangeEnd\":ip}");
+    std::optional<InetAddress> ends[2];
+    const char* keys[2] = {"ipRangeStart", "ipRangeEnd"};
+    for (int e = 0; e < 2; ++e) {
+      auto it = v[i].find(keys[e]);
+      if (it == v[i].end() || !it->is_string()) return err(w + "." + keys[e] + ": expected an IP string");
+      ends[e] = parse_ip(it->get_ref<const std::string&>());
+      if (!ends[e]) return err(w + "." + keys[e] + ": '" + it->get<std::string>() + "' is not an IP address");
+    }
+    if (ends[0]->family() != ends[1]->family()) return err(w + ": start and end are of different families");
+    pools.push_back({{"ipRangeStart", ends[0]->ip_string()}, {"ipRangeEnd", ends[1]->ip_string()}});
+  }
+  return pools;
+}
+
+// capabilities: {"id","default","rules"} objects, sorted by id (a repeated id: the last wins).
+Result<json> read_capabilities(const json& v) {
+  if (!v.is_array()) return err("capabilities: expected an array");
+  std::map<uint64_t, json> caps;
+  for (size_t i = 0; i < v.size(); ++i) {
+    std::string w = "capabilities[" + std::to_string(i) + "]";
+    if (!v[i].is_object()) return err(w + ": expected an object {\"id\":n,\"default\":bool,\"rules\":[...]}");
+    if (!v[i].contains("id")) return err(w + ".id: missing");
+    ZT_TRY(id, read_uint(v[i], "id", 0xffffffffu, 0, w));
+    ZT_TRY(dflt, read_bool(v[i], "default", false, w));
+    json rules = json::array();
+    if (v[i].contains("rules")) {
+      ZT_TRY(rr, parse_rules_array(v[i]["rules"], w + ".rules", proto::kMaxCapabilityRules));
+      rules = rr;
+    }
+    caps[id] = {{"id", id}, {"default", dflt}, {"rules", rules}};
+  }
+  json arr = json::array();
+  for (auto& [id, c] : caps) arr.push_back(c);
+  return arr;
+}
+
+// tags: {"id","default":n|null} objects, sorted by id.
+Result<json> read_tags(const json& v) {
+  if (!v.is_array()) return err("tags: expected an array");
+  std::map<uint64_t, json> tags;
+  for (size_t i = 0; i < v.size(); ++i) {
+    std::string w = "tags[" + std::to_string(i) + "]";
+    if (!v[i].is_object()) return err(w + ": expected an object {\"id\":n,\"default\":n|null}");
+    if (!v[i].contains("id")) return err(w + ".id: missing");
+    ZT_TRY(id, read_uint(v[i], "id", 0xffffffffu, 0, w));
+    json dflt = nullptr;
+    if (v[i].contains("default") && !v[i]["default"].is_null()) {
+      ZT_TRY(d, read_uint(v[i], "default", 0xffffffffu, 0, w));
+      dflt = d;
+    }
+    tags[id] = {{"id", id}, {"default", dflt}};
+  }
+  json arr = json::array();
+  for (auto& [id, t] : tags) arr.push_back(t);
+  return arr;
+}
+
+// authTokens: {"token": expiry-ms (0 = never)}; null or [null...] = none.
+Result<json> read_auth_tokens(const json& v) {
+  bool all_null = v.is_array() && std::all_of(v.begin(), v.end(), [](const json& x) { return x.is_null(); });
+  if (v.is_null() || all_null) {
+    // "No tokens", in the reference's own default form (what its GET returns).
+    return json::array({nullptr});
+  } else if (!v.is_object()) {
+    return err("authTokens: expected an object {\"token\": expiry-ms (0 = never)}");
+  } else {
+    json toks = json::object();
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      if (!(it->is_number_unsigned() || (it->is_number_integer() && it->get<int64_t>() >= 0)))
+        return err("authTokens." + it.key() + ": expected a non-negative integer (expiry ms, 0 = never)");
+      toks[it.key()] = *it;
+    }
+    return toks;
+  }
+}
+
+// dns: {"domain":string (≤ 127 bytes),"servers":[ip,...]}; null or [] = none.
+Result<json> read_dns(const json& v) {
+  if (v.is_null() || (v.is_array() && v.empty())) {
+    return json::array();
+  } else if (!v.is_object()) {
+    return err("dns: expected an object {\"domain\":string,\"servers\":[ip,...]}");
+  } else {
+    json d = {{"domain", ""}, {"servers", json::array()}};
+    if (v.contains("domain")) {
+      if (!v["domain"].is_string()) return err("dns.domain: expected a string");
+      if (v["domain"].get_ref<const std::string&>().size() > 127) return err("dns.domain: at most 127 bytes");
+      d["domain"] = v["domain"];
+    }
+    if (v.contains("servers")) {
+      if (!v["servers"].is_array()) return err("dns.servers: expected an array of IP strings");
+      for (size_t i = 0; i < v["servers"].size(); ++i) {
+        const json& s = v["servers"][i];
+        std::string w = "dns.servers[" + std::to_string(i) + "]";
+        if (!s.is_string()) return err(w + ": expected an IP string");
+        auto ip = parse_ip(s.get_ref<const std::string&>());
+        if (!ip) return err(w + ": '" + s.get<std::string>() + "' is not an IP address");
+        d["servers"].push_back(ip->ip_string());
+      }
+    }
+    return d;
+  }
+}
+
 }  // namespace
 
 Status apply_network_update(json& n, const json& body) {
@@ -550,91 +731,19 @@ Status apply_network_update(json& n, const json& body) {
     out["remoteTraceTarget"] = t;
   }
   if (has("v4AssignMode")) {
-    const json& v = body["v4AssignMode"];
-    json cur = out["v4AssignMode"].is_object() ? out["v4AssignMode"] : json{{"zt", false}};
-    if (v.is_string()) {  // legacy form
-      cur["zt"] = v.get_ref<const std::string&>().find("zt") != std::string::npos;
-    } else if (v.is_object()) {
-      if (v.contains("zt")) {
-        if (!v["zt"].is_boolean()) return err("v4AssignMode.zt: expected true or false");
-        cur["zt"] = v["zt"];
-      }
-    } else {
-      return err("v4AssignMode: expected an object like {\"zt\":true}");
-    }
-    out["v4AssignMode"] = cur;
+    ZT_TRY(mode, merge_v4_assign_mode(out["v4AssignMode"], body["v4AssignMode"]));
+    out["v4AssignMode"] = mode;
   }
   if (has("v6AssignMode")) {
-    const json& v = body["v6AssignMode"];
-    json cur = out["v6AssignMode"].is_object() ? out["v6AssignMode"]
-                                               : json{{"rfc4193", false}, {"zt", false}, {"6plane", false}};
-    if (v.is_string()) {  // legacy comma-separated form, e.g. "rfc4193,zt"
-      cur = {{"rfc4193", false}, {"zt", false}, {"6plane", false}};
-      std::string s = v.get<std::string>();
-      size_t at = 0;
-      while (at <= s.size()) {
-        size_t comma = s.find(',', at);
-        std::string word = s.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
-        if (word == "rfc4193" || word == "zt" || word == "6plane") cur[word] = true;
-        if (comma == std::string::npos) break;
-        at = comma + 1;
-      }
-    } else if (v.is_object()) {
-      for (const char* k : {"rfc4193", "zt", "6plane"}) {
-        if (!v.contains(k)) continue;
-        if (!v[k].is_boolean()) return err(std::string("v6AssignMode.") + k + ": expected true or false");
-        cur[k] = v[k];
-      }
-    } else {
-      return err("v6AssignMode: expected an object like {\"rfc4193\":true,\"zt\":false,\"6plane\":false}");
-    }
-    out["v6AssignMode"] = cur;
+    ZT_TRY(mode, merge_v6_assign_mode(out["v6AssignMode"], body["v6AssignMode"]));
+    out["v6AssignMode"] = mode;
   }
   if (has("routes")) {
-    const json& v = body["routes"];
-    if (!v.is_array()) return err("routes: expected an array");
-    if (v.size() > 128) return err("routes: at most 128 routes");
-    json routes = json::array();
-    for (size_t i = 0; i < v.size(); ++i) {
-      std::string w = "routes[" + std::to_string(i) + "]";
-      if (!v[i].is_object()) return err(w + ": expected an object {\"target\":\"ip/bits\",\"via\":ip|null}");
-      auto t = v[i].find("target");
-      if (t == v[i].end() || !t->is_string()) return err(w + ".target: expected \"ip/bits\"");
-      auto target = parse_cidr(t->get_ref<const std::string&>());
-      if (!target) return err(w + ".target: '" + t->get<std::string>() + "' is not an ip/bits network");
-      json via = nullptr;
-      auto vi = v[i].find("via");
-      if (vi != v[i].end() && !vi->is_null()) {
-        if (!vi->is_string()) return err(w + ".via: expected an IP string or null");
-        if (!vi->get_ref<const std::string&>().empty()) {
-          auto gw = parse_ip(vi->get_ref<const std::string&>());
-          if (!gw) return err(w + ".via: '" + vi->get<std::string>() + "' is not an IP address");
-          if (gw->family() != target->family()) return err(w + ".via: address family differs from the target's");
-          via = gw->ip_string();
-        }
-      }
-      routes.push_back({{"target", target->to_string()}, {"via", via}});
-    }
+    ZT_TRY(routes, read_routes(body["routes"]));
     out["routes"] = routes;
   }
   if (has("ipAssignmentPools")) {
-    const json& v = body["ipAssignmentPools"];
-    if (!v.is_array()) return err("ipAssignmentPools: expected an array");
-    json pools = json::array();
-    for (size_t i = 0; i < v.size(); ++i) {
-      std::string w = "ipAssignmentPools[" + std::to_string(i) + "]";
-      if (!v[i].is_object()) return err(w + ": expected an object {\"ipRangeStart\":ip,\"ipRangeEnd\":ip}");
-      std::optional<InetAddress> ends[2];
-      const char* keys[2] = {"ipRangeStart", "ipRangeEnd"};
-      for (int e = 0; e < 2; ++e) {
-        auto it = v[i].find(keys[e]);
-        if (it == v[i].end() || !it->is_string()) return err(w + "." + keys[e] + ": expected an IP string");
-        ends[e] = parse_ip(it->get_ref<const std::string&>());
-        if (!ends[e]) return err(w + "." + keys[e] + ": '" + it->get<std::string>() + "' is not an IP address");
-      }
-      if (ends[0]->family() != ends[1]->family()) return err(w + ": start and end are of different families");
-      pools.push_back({{"ipRangeStart", ends[0]->ip_string()}, {"ipRangeEnd", ends[1]->ip_string()}});
-    }
+    ZT_TRY(pools, read_pools(body["ipAssignmentPools"]));
     out["ipAssignmentPools"] = pools;
   }
   if (has("rules")) {
@@ -642,90 +751,20 @@ Status apply_network_update(json& n, const json& body) {
     out["rules"] = rules;
   }
   if (has("capabilities")) {
-    const json& v = body["capabilities"];
-    if (!v.is_array()) return err("capabilities: expected an array");
-    std::map<uint64_t, json> caps;
-    for (size_t i = 0; i < v.size(); ++i) {
-      std::string w = "capabilities[" + std::to_string(i) + "]";
-      if (!v[i].is_object()) return err(w + ": expected an object {\"id\":n,\"default\":bool,\"rules\":[...]}");
-      if (!v[i].contains("id")) return err(w + ".id: missing");
-      ZT_TRY(id, read_uint(v[i], "id", 0xffffffffu, 0, w));
-      ZT_TRY(dflt, read_bool(v[i], "default", false, w));
-      json rules = json::array();
-      if (v[i].contains("rules")) {
-        ZT_TRY(rr, parse_rules_array(v[i]["rules"], w + ".rules", proto::kMaxCapabilityRules));
-        rules = rr;
-      }
-      caps[id] = {{"id", id}, {"default", dflt}, {"rules", rules}};
-    }
-    json arr = json::array();
-    for (auto& [id, c] : caps) arr.push_back(c);
-    out["capabilities"] = arr;
+    ZT_TRY(caps, read_capabilities(body["capabilities"]));
+    out["capabilities"] = caps;
   }
   if (has("tags")) {
-    const json& v = body["tags"];
-    if (!v.is_array()) return err("tags: expected an array");
-    std::map<uint64_t, json> tags;
-    for (size_t i = 0; i < v.size(); ++i) {
-      std::string w = "tags[" + std::to_string(i) + "]";
-      if (!v[i].is_object()) return err(w + ": expected an object {\"id\":n,\"default\":n|null}");
-      if (!v[i].contains("id")) return err(w + ".id: missing");
-      ZT_TRY(id, read_uint(v[i], "id", 0xffffffffu, 0, w));
-      json dflt = nullptr;
-      if (v[i].contains("default") && !v[i]["default"].is_null()) {
-        ZT_TRY(d, read_uint(v[i], "default", 0xffffffffu, 0, w));
-        dflt = d;
-      }
-      tags[id] = {{"id", id}, {"default", dflt}};
-    }
-    json arr = json::array();
-    for (auto& [id, t] : tags) arr.push_back(t);
-    out["tags"] = arr;
+    ZT_TRY(tags, read_tags(body["tags"]));
+    out["tags"] = tags;
   }
   if (has("authTokens")) {
-    const json& v = body["authTokens"];
-    bool all_null = v.is_array() && std::all_of(v.begin(), v.end(), [](const json& x) { return x.is_null(); });
-    if (v.is_null() || all_null) {
-      // "No tokens", in the reference's own default form (what its GET returns).
-      out["authTokens"] = json::array({nullptr});
-    } else if (!v.is_object()) {
-      return err("authTokens: expected an object {\"token\": expiry-ms (0 = never)}");
-    } else {
-      json toks = json::object();
-      for (auto it = v.begin(); it != v.end(); ++it) {
-        if (!(it->is_number_unsigned() || (it->is_number_integer() && it->get<int64_t>() >= 0)))
-          return err("authTokens." + it.key() + ": expected a non-negative integer (expiry ms, 0 = never)");
-        toks[it.key()] = *it;
-      }
-      out["authTokens"] = toks;
-    }
+    ZT_TRY(tokens, read_auth_tokens(body["authTokens"]));
+    out["authTokens"] = tokens;
   }
   if (has("dns")) {
-    const json& v = body["dns"];
-    if (v.is_null() || (v.is_array() && v.empty())) {
-      out["dns"] = json::array();
-    } else if (!v.is_object()) {
-      return err("dns: expected an object {\"domain\":string,\"servers\":[ip,...]}");
-    } else {
-      json d = {{"domain", ""}, {"servers", json::array()}};
-      if (v.contains("domain")) {
-        if (!v["domain"].is_string()) return err("dns.domain: expected a string");
-        if (v["domain"].get_ref<const std::string&>().size() > 127) return err("dns.domain: at most 127 bytes");
-        d["domain"] = v["domain"];
-      }
-      if (v.contains("servers")) {
-        if (!v["servers"].is_array()) return err("dns.servers: expected an array of IP strings");
-        for (size_t i = 0; i < v["servers"].size(); ++i) {
-          const json& s = v["servers"][i];
-          std::string w = "dns.servers[" + std::to_string(i) + "]";
-          if (!s.is_string()) return err(w + ": expected an IP string");
-          auto ip = parse_ip(s.get_ref<const std::string&>());
-          if (!ip) return err(w + ": '" + s.get<std::string>() + "' is not an IP address");
-          d["servers"].push_back(ip->ip_string());
-        }
-      }
-      out["dns"] = d;
-    }
+    ZT_TRY(dns, read_dns(body["dns"]));
+    out["dns"] = dns;
   }
   n = std::move(out);
   return ok_status();
