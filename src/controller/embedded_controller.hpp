@@ -5,7 +5,9 @@
 // on_request(): rate limit, network lookup, identity pinning, authorization, config building
 // (rules, capabilities, tags, routes, static IPs from the pools, DNS), COM/COO/Capability/Tag
 // issuance, member save, reply. Replies and pushes leave through the ControllerSender after
-// the controller's lock is released (so a sender may re-enter the controller).
+// the controller's lock is released (so a sender may re-enter the controller). handle() does
+// the I/O-bound steps (rate limit, Db reads, identity pinning, save, reply); the pure steps
+// 7–15 are the config builder's (config_builder.hpp), address assignment is ip_pool.hpp's.
 //
 // Management (§10.2) — the *_network / *_member methods — may be called from any thread (the
 // HTTP API's); they validate, merge and store, and queue the follow-up work (§10.1 step 16:
