@@ -187,6 +187,10 @@ bool parse_ip_udp(Net net, ByteSpan l3, UdpDatagram& d) {
       d.error = "IPv6 packet truncated in capture";
       return true;
     }
+    if (r.pos() > end) {  // the extension headers run past the payload length
+      d.error = "IPv6 extension headers longer than the payload";
+      return true;
+    }
     l4 = l3.subspan(r.pos(), end - r.pos());
   }
   Reader u(l4);
