@@ -7,6 +7,7 @@
 #include "base/hex.hpp"
 #include "cli.hpp"
 #include "proto/netconf.hpp"
+#include "proto/rules_json.hpp"
 
 namespace zt::cli {
 namespace {
@@ -35,94 +36,15 @@ Json ip_json(const InetAddress& a) {
   return a.to_string();
 }
 
-// §10.3 rule object shape.
-Json rule_json(const Rule& r) {
-  Json j;
-  j["type"] = rule_type_name(r.type);
-  if (!r.is_action()) {
-    j["not"] = r.negate;
-    j["or"] = r.or_;
-  }
-  switch (r.rule_type()) {
-    case RuleType::ActionTee:
-    case RuleType::ActionWatch:
-      j["address"] = addr(r.zt & 0xffffffffffULL);
-      j["flags"] = r.action_flags;
-      j["length"] = r.action_length;
-      break;
-    case RuleType::ActionRedirect:
-      j["address"] = addr(r.zt & 0xffffffffffULL);
-      j["flags"] = r.action_flags;
-      break;
-    case RuleType::MatchSourceZeroTierAddress:
-    case RuleType::MatchDestZeroTierAddress:
-      j["zt"] = addr(r.zt);
-      break;
-    case RuleType::MatchVlanId: j["vlanId"] = r.vlan_id; break;
-    case RuleType::MatchVlanPcp: j["vlanPcp"] = r.vlan_pcp; break;
-    case RuleType::MatchVlanDei: j["vlanDei"] = r.vlan_dei; break;
-    case RuleType::MatchMacSource:
-    case RuleType::MatchMacDest:
-      j["mac"] = r.mac.to_string();
-      break;
-    case RuleType::MatchIpv4Source:
-    case RuleType::MatchIpv4Dest:
-      j["ip"] = InetAddress::v4(r.ip.data(), r.ip_prefix).to_string();
-      break;
-    case RuleType::MatchIpv6Source:
-    case RuleType::MatchIpv6Dest:
-      j["ip"] = InetAddress::v6(r.ip.data(), r.ip_prefix).to_string();
-      break;
-    case RuleType::MatchIpTos:
-      j["mask"] = r.tos_mask;
-      j["start"] = r.tos_low;
-      j["end"] = r.tos_high;
-      break;
-    case RuleType::MatchIpProtocol: j["ipProtocol"] = r.ip_protocol; break;
-    case RuleType::MatchEthertype: j["etherType"] = r.ethertype; break;
-    case RuleType::MatchIcmp:
-      j["icmpType"] = r.icmp_type;
-      if (r.icmp_flags & 0x01)
-        j["icmpCode"] = r.icmp_code;
-      else
-        j["icmpCode"] = nullptr;
-      break;
-    case RuleType::MatchIpSourcePortRange:
-    case RuleType::MatchIpDestPortRange:
-    case RuleType::MatchFrameSizeRange:
-      j["start"] = r.range_low;
-      j["end"] = r.range_high;
-      break;
-    case RuleType::MatchCharacteristics: j["mask"] = to_hex(r.characteristics, 16); break;
-    case RuleType::MatchRandom: j["probability"] = r.probability; break;
-    case RuleType::MatchTagsDifference:
-    case RuleType::MatchTagsBitwiseAnd:
-    case RuleType::MatchTagsBitwiseOr:
-    case RuleType::MatchTagsBitwiseXor:
-    case RuleType::MatchTagsEqual:
-    case RuleType::MatchTagSender:
-    case RuleType::MatchTagReceiver:
-      j["id"] = r.tag_id;
-      j["value"] = r.tag_value;
-      break;
-    case RuleType::MatchIntegerRange:
-      j["start"] = r.int_start;
-      j["end"] = r.int_end;
-      j["idx"] = r.int_idx;
-      j["little"] = r.int_little_endian();
-      j["bits"] = r.int_bits();
-      break;
-    default:
-      if (!r.known()) j["typeCode"] = r.type;
-      break;
-  }
-  j["description"] = describe(r);
-  return j;
-}
-
+// §10.3 rule objects from the one rule codec (proto/rules_json.hpp), each with its one-line
+// text form under "description".
 Json rules_json(const std::vector<Rule>& rules) {
   Json a = Json::array();
-  for (const auto& r : rules) a.push_back(rule_json(r));
+  for (const auto& r : rules) {
+    Json j = rule_to_json(r);
+    j["description"] = describe(r);
+    a.push_back(std::move(j));
+  }
   return a;
 }
 

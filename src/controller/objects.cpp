@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <map>
 #include <set>
 
@@ -16,8 +15,6 @@
 namespace zt::controller {
 
 using proto::InetAddress;
-using proto::Rule;
-using proto::RuleType;
 
 namespace {
 
@@ -53,20 +50,6 @@ Result<uint64_t> read_uint(const json& j, const char* key, uint64_t max, uint64_
   return v;
 }
 
-// Hex string (optional 0x prefix, ≤ 16 digits) or a JSON integer. Absent → dflt.
-Result<uint64_t> read_hex(const json& j, const char* key, uint64_t dflt, const std::string& where) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return dflt;
-  if (it->is_number_unsigned()) return it->get<uint64_t>();
-  if (it->is_number_integer() && it->get<int64_t>() >= 0) return uint64_t(it->get<int64_t>());
-  if (it->is_string()) {
-    std::string_view s = it->get_ref<const std::string&>();
-    if (s.size() >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) s.remove_prefix(2);
-    if (auto v = parse_hex_u64(s)) return *v;
-  }
-  return field_error(where + "." + key, "expected a hex string");
-}
-
 Result<bool> read_bool(const json& j, const char* key, bool dflt, const std::string& where) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return dflt;
@@ -86,55 +69,10 @@ Result<json> read_trace_target(const json& v) {
   return err("remoteTraceTarget: expected a 10-digit hex address or null");
 }
 
-Result<std::string> read_string(const json& j, const char* key, const std::string& where) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_string()) return field_error(where + "." + key, "expected a string");
-  return it->get<std::string>();
-}
-
 #define ZT_TRY(var, expr)                        \
   auto var##_r = (expr);                         \
   if (!var##_r) return var##_r.take_error();     \
   auto var = *var##_r
-
-// Rule type names the JSON parser accepts (§10.3): every known type except ACTION_PRIORITY
-// and INTEGER_RANGE, which the reference cannot parse.
-const std::map<std::string, uint8_t>& parseable_rule_types() {
-  static const std::map<std::string, uint8_t> m = [] {
-    std::map<std::string, uint8_t> out;
-    for (unsigned t = 0; t < 64; ++t) {
-      Rule r;
-      r.type = uint8_t(t);
-      if (!r.known()) continue;
-      if (t == uint8_t(RuleType::ActionPriority) || t == uint8_t(RuleType::MatchIntegerRange)) continue;
-      out.emplace(proto::rule_type_name(uint8_t(t)), uint8_t(t));
-    }
-    return out;
-  }();
-  return m;
-}
-
-std::string ip_with_bits(const uint8_t* ip, bool v6, unsigned bits) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  inet_ntop(v6 ? AF_INET6 : AF_INET, ip, buf, sizeof buf);
-  return std::string(buf) + "/" + std::to_string(bits);
-}
-
-// "addr/bits" for IP rules: bits capped at 32/128; a bare address is a host match.
-std::optional<InetAddress> parse_rule_ip(std::string_view s) {
-  auto slash = s.find('/');
-  auto ip = parse_ip(s.substr(0, slash));
-  if (!ip) return std::nullopt;
-  unsigned max = ip->is_v4() ? 32 : 128, bits = max;
-  if (slash != std::string_view::npos) {
-    std::string_view b = s.substr(slash + 1);
-    if (b.empty() || b.size() > 5 || b.find_first_not_of("0123456789") != std::string_view::npos)
-      return std::nullopt;
-    bits = std::min<unsigned>(max, unsigned(std::stoul(std::string(b))));
-  }
-  ip->set_port(uint16_t(bits));
-  return ip;
-}
 
 }  // namespace
 
@@ -268,237 +206,6 @@ void init_member(json& m, uint64_t nwid, proto::Address a, int64_t now, bool res
   dflt("vRev", -1);
   dflt("vProto", -1);
   if (reset_trace_level || !m.contains("remoteTraceLevel")) m["remoteTraceLevel"] = 0;
-}
-
-// ---- rules --------------------------------------------------------------------------------
-
-Result<Rule> rule_from_json(const json& j) {
-  const std::string where = "rule";
-  if (!j.is_object()) return err("rule: expected an object");
-  auto t = j.find("type");
-  if (t == j.end() || !t->is_string()) return err("rule.type: expected a string");
-  const std::string& name = t->get_ref<const std::string&>();
-  auto known = parseable_rule_types().find(name);
-  if (known == parseable_rule_types().end()) return err("rule.type: unsupported rule type '" + name + "'");
-  Rule r;
-  r.type = known->second;
-  ZT_TRY(neg, read_bool(j, "not", false, where));
-  ZT_TRY(orr, read_bool(j, "or", false, where));
-  r.negate = neg;
-  r.or_ = orr;
-
-  switch (RuleType(r.type)) {
-    case RuleType::ActionDrop:
-    case RuleType::ActionAccept:
-    case RuleType::ActionBreak:
-      break;
-    case RuleType::ActionTee:
-    case RuleType::ActionWatch:
-    case RuleType::ActionRedirect: {
-      ZT_TRY(addr, read_hex(j, "address", 0, where));
-      ZT_TRY(flags, read_uint(j, "flags", 0xffffffffu, 0, where));
-      r.zt = addr & 0xffffffffffULL;
-      r.action_flags = uint32_t(flags);
-      if (RuleType(r.type) != RuleType::ActionRedirect) {
-        ZT_TRY(len, read_uint(j, "length", 0xffff, 0, where));
-        r.action_length = uint16_t(len);
-      }
-      break;
-    }
-    case RuleType::MatchSourceZeroTierAddress:
-    case RuleType::MatchDestZeroTierAddress: {
-      ZT_TRY(zt, read_hex(j, "zt", 0, where));
-      r.zt = zt & 0xffffffffffULL;
-      break;
-    }
-    case RuleType::MatchVlanId: {
-      ZT_TRY(v, read_uint(j, "vlanId", 0xffff, 0, where));
-      r.vlan_id = uint16_t(v);
-      break;
-    }
-    case RuleType::MatchVlanPcp: {
-      ZT_TRY(v, read_uint(j, "vlanPcp", 0xff, 0, where));
-      r.vlan_pcp = uint8_t(v);
-      break;
-    }
-    case RuleType::MatchVlanDei: {
-      ZT_TRY(v, read_uint(j, "vlanDei", 0xff, 0, where));
-      r.vlan_dei = uint8_t(v);
-      break;
-    }
-    case RuleType::MatchMacSource:
-    case RuleType::MatchMacDest: {
-      ZT_TRY(s, read_string(j, "mac", where));
-      // Non-hex characters are ignored (§10.3); exactly 12 hex digits must remain.
-      uint64_t v = 0;
-      int digits = 0;
-      for (char c : s) {
-        int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-                : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
-        if (d < 0) continue;
-        v = (v << 4) | uint64_t(d);
-        ++digits;
-      }
-      if (digits != 12) return err("rule.mac: expected a MAC address (12 hex digits)");
-      r.mac = proto::Mac(v);
-      break;
-    }
-    case RuleType::MatchIpv4Source:
-    case RuleType::MatchIpv4Dest:
-    case RuleType::MatchIpv6Source:
-    case RuleType::MatchIpv6Dest: {
-      ZT_TRY(s, read_string(j, "ip", where));
-      bool want_v6 = RuleType(r.type) == RuleType::MatchIpv6Source || RuleType(r.type) == RuleType::MatchIpv6Dest;
-      auto ip = parse_rule_ip(s);
-      if (!ip || ip->is_v6() != want_v6)
-        return err(std::string("rule.ip: expected an ") + (want_v6 ? "IPv6" : "IPv4") + " address/bits");
-      std::memcpy(r.ip.data(), ip->ip(), ip->ip_size());
-      r.ip_prefix = uint8_t(ip->port());
-      break;
-    }
-    case RuleType::MatchIpTos: {
-      ZT_TRY(mask, read_uint(j, "mask", 0xff, 0, where));
-      ZT_TRY(lo, read_uint(j, "start", 0xff, 0, where));
-      ZT_TRY(hi, read_uint(j, "end", 0xff, lo, where));
-      r.tos_mask = uint8_t(mask);
-      r.tos_low = uint8_t(lo);
-      r.tos_high = uint8_t(hi);
-      break;
-    }
-    case RuleType::MatchIpProtocol: {
-      ZT_TRY(v, read_uint(j, "ipProtocol", 0xff, 0, where));
-      r.ip_protocol = uint8_t(v);
-      break;
-    }
-    case RuleType::MatchEthertype: {
-      ZT_TRY(v, read_uint(j, "etherType", 0xffff, 0, where));
-      r.ethertype = uint16_t(v);
-      break;
-    }
-    case RuleType::MatchIcmp: {
-      ZT_TRY(type, read_uint(j, "icmpType", 0xff, 0, where));
-      r.icmp_type = uint8_t(type);
-      auto code = j.find("icmpCode");
-      if (code == j.end() || code->is_null()) {
-        r.icmp_code = 0;
-        r.icmp_flags = 0;  // any code
-      } else {
-        ZT_TRY(c, read_uint(j, "icmpCode", 0xff, 0, where));
-        r.icmp_code = uint8_t(c);
-        r.icmp_flags = 0x01;
-      }
-      break;
-    }
-    case RuleType::MatchIpSourcePortRange:
-    case RuleType::MatchIpDestPortRange:
-    case RuleType::MatchFrameSizeRange: {
-      ZT_TRY(lo, read_uint(j, "start", 0xffff, 0, where));
-      ZT_TRY(hi, read_uint(j, "end", 0xffff, lo, where));
-      r.range_low = uint16_t(lo);
-      r.range_high = uint16_t(hi);
-      break;
-    }
-    case RuleType::MatchCharacteristics: {
-      ZT_TRY(v, read_hex(j, "mask", 0, where));
-      r.characteristics = v;
-      break;
-    }
-    case RuleType::MatchRandom: {
-      ZT_TRY(v, read_uint(j, "probability", 0xffffffffu, 0, where));
-      r.probability = uint32_t(v);
-      break;
-    }
-    case RuleType::MatchTagsDifference:
-    case RuleType::MatchTagsBitwiseAnd:
-    case RuleType::MatchTagsBitwiseOr:
-    case RuleType::MatchTagsBitwiseXor:
-    case RuleType::MatchTagsEqual:
-    case RuleType::MatchTagSender:
-    case RuleType::MatchTagReceiver: {
-      ZT_TRY(id, read_uint(j, "id", 0xffffffffu, 0, where));
-      ZT_TRY(value, read_uint(j, "value", 0xffffffffu, 0, where));
-      r.tag_id = uint32_t(id);
-      r.tag_value = uint32_t(value);
-      break;
-    }
-    default:
-      return err("rule.type: unsupported rule type '" + name + "'");
-  }
-  return r;
-}
-
-json rule_to_json(const Rule& r) {
-  json j = json::object();
-  j["type"] = proto::rule_type_name(r.type);
-  if (!r.is_action()) {
-    j["not"] = r.negate;
-    j["or"] = r.or_;
-  }
-  switch (RuleType(r.type)) {
-    case RuleType::ActionTee:
-    case RuleType::ActionWatch:
-      j["address"] = to_hex(r.zt & 0xffffffffffULL, 10);
-      j["flags"] = r.action_flags;
-      j["length"] = r.action_length;
-      break;
-    case RuleType::ActionRedirect:
-      j["address"] = to_hex(r.zt & 0xffffffffffULL, 10);
-      j["flags"] = r.action_flags;
-      break;
-    case RuleType::MatchSourceZeroTierAddress:
-    case RuleType::MatchDestZeroTierAddress:
-      j["zt"] = to_hex(r.zt & 0xffffffffffULL, 10);
-      break;
-    case RuleType::MatchVlanId: j["vlanId"] = r.vlan_id; break;
-    case RuleType::MatchVlanPcp: j["vlanPcp"] = r.vlan_pcp; break;
-    case RuleType::MatchVlanDei: j["vlanDei"] = r.vlan_dei; break;
-    case RuleType::MatchMacSource:
-    case RuleType::MatchMacDest: j["mac"] = r.mac.to_string(); break;
-    case RuleType::MatchIpv4Source:
-    case RuleType::MatchIpv4Dest: j["ip"] = ip_with_bits(r.ip.data(), false, r.ip_prefix); break;
-    case RuleType::MatchIpv6Source:
-    case RuleType::MatchIpv6Dest: j["ip"] = ip_with_bits(r.ip.data(), true, r.ip_prefix); break;
-    case RuleType::MatchIpTos:
-      j["mask"] = r.tos_mask;
-      j["start"] = r.tos_low;
-      j["end"] = r.tos_high;
-      break;
-    case RuleType::MatchIpProtocol: j["ipProtocol"] = r.ip_protocol; break;
-    case RuleType::MatchEthertype: j["etherType"] = r.ethertype; break;
-    case RuleType::MatchIcmp:
-      j["icmpType"] = r.icmp_type;
-      if (r.icmp_flags & 0x01) j["icmpCode"] = r.icmp_code;
-      else j["icmpCode"] = nullptr;
-      break;
-    case RuleType::MatchIpSourcePortRange:
-    case RuleType::MatchIpDestPortRange:
-    case RuleType::MatchFrameSizeRange:
-      j["start"] = r.range_low;
-      j["end"] = r.range_high;
-      break;
-    case RuleType::MatchCharacteristics: j["mask"] = to_hex(r.characteristics, 16); break;
-    case RuleType::MatchRandom: j["probability"] = r.probability; break;
-    case RuleType::MatchTagsDifference:
-    case RuleType::MatchTagsBitwiseAnd:
-    case RuleType::MatchTagsBitwiseOr:
-    case RuleType::MatchTagsBitwiseXor:
-    case RuleType::MatchTagsEqual:
-    case RuleType::MatchTagSender:
-    case RuleType::MatchTagReceiver:
-      j["id"] = r.tag_id;
-      j["value"] = r.tag_value;
-      break;
-    case RuleType::MatchIntegerRange:
-      j["start"] = to_hex(r.int_start, 16);
-      j["end"] = to_hex(r.int_end, 16);
-      j["idx"] = r.int_idx;
-      j["little"] = r.int_little_endian();
-      j["bits"] = r.int_bits();
-      break;
-    default:
-      break;
-  }
-  return j;
 }
 
 // ---- API writes ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@
 #include "proto/identity.hpp"
 #include "proto/inet_address.hpp"
 #include "proto/rules.hpp"
+#include "proto/rules_json.hpp"
 
 namespace zt::controller {
 
@@ -56,13 +57,12 @@ struct MemberUpdate {
 Result<MemberUpdate> apply_member_update(json& m, const json& body, int64_t now);
 
 // ---- rules (§10.3) -----------------------------------------------------------------------
-// One JSON rule object → rule. Errors: not an object, unknown/unsupported type
-// (ACTION_PRIORITY; INTEGER_RANGE, which the reference 1.14.1 cannot parse either), wrong
-// field types, unparseable values.
-Result<proto::Rule> rule_from_json(const json& j);
-// Reference rendering: `not`/`or` only on match rules, addresses as 10 hex digits, MACs as
-// xx:xx:xx:xx:xx:xx, IPs as "addr/bits", characteristics as 16 hex digits.
-json rule_to_json(const proto::Rule& r);
+// The one rule codec lives in the proto layer (proto/rules_json.hpp, driven by the rule-type
+// table of proto/rules.hpp). The controller parses with its default dialect,
+// RuleJsonTypes::Reference: what the reference parses, i.e. every known type except
+// ACTION_PRIORITY and INTEGER_RANGE (which the reference 1.14.1 cannot parse either).
+using proto::rule_from_json;
+using proto::rule_to_json;
 
 // ---- small parsers shared by the controller ------------------------------------------------
 // A plain IP ("10.1.2.3", "fd00::1"); a "/bits" suffix is accepted and dropped. Port 0.

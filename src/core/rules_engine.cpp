@@ -175,277 +175,292 @@ uint64_t frame_characteristics(const FilterEnv& env, const FilterFrame& frame) {
 
 // ---- One rule list (§8.2) --------------------------------------------------------------------
 
-ListOutcome evaluate_rules(const FilterEnv& env, const FilterFrame& f, std::span<const Rule> rules) {
-  ListOutcome out;
-  out.destination = f.destination;
-  const View v{f.payload};
-  const Address self = env.self & kAddressMask;
-  const proto::NetworkConfig& cfg = env.config;
+namespace {
 
+// The state of one list evaluation (§8.2): the running match result `set`, the superAccept /
+// skipDrop flags, the pending copy, and the lazily computed ownership bits.
+struct ListEval {
+  const FilterEnv& env;
+  const FilterFrame& f;
+  const View v;
+  const Address self;
+  ListOutcome out;
   bool set = true;
   bool super_accept = false;
   bool skip_drop = false;
   std::optional<CopyTarget> copy;  // may hold address 0 (a TEE to 0 clears an earlier one)
   std::optional<uint64_t> ownership;
 
-  auto finish = [&](ListResult r) {
+  ListEval(const FilterEnv& e, const FilterFrame& fr) : env(e), f(fr), v{fr.payload}, self(e.self & kAddressMask) {
+    out.destination = fr.destination;
+  }
+  ListOutcome finish(ListResult r) {
     out.result = r;
     if (copy && copy->address != 0) out.copy = copy;
     return std::move(out);
-  };
+  }
+};
 
+// One action rule (types 0..15). Returns the list's result when the action ends the list.
+std::optional<ListResult> run_action(ListEval& s, const Rule& r, uint8_t t) {
+  const bool forwarding = t == uint8_t(RuleType::ActionTee) || t == uint8_t(RuleType::ActionWatch) ||
+                          t == uint8_t(RuleType::ActionRedirect);
+  if (!s.set) {
+    // A non-firing TEE/WATCH/REDIRECT naming us still makes us a target inbound.
+    if (s.f.inbound && forwarding && (r.zt & kAddressMask) == s.self) s.super_accept = true;
+    s.set = true;
+    return std::nullopt;
+  }
+  switch (RuleType(t)) {
+    case RuleType::ActionPriority:
+      return ListResult::Accept;
+    case RuleType::ActionDrop:
+      if (s.skip_drop) {
+        s.skip_drop = false;
+        return std::nullopt;
+      }
+      return ListResult::Drop;
+    case RuleType::ActionAccept:
+      return s.super_accept ? ListResult::SuperAccept : ListResult::Accept;
+    case RuleType::ActionTee:
+    case RuleType::ActionWatch:
+    case RuleType::ActionRedirect: {
+      const Address fwd = r.zt & kAddressMask;
+      if (fwd == s.f.source) {
+        // no-op: the source is the target
+      } else if (fwd == s.self) {
+        if (s.f.inbound) return ListResult::SuperAccept;
+      } else if (fwd == s.out.destination) {
+        // no-op: already going there
+      } else if (t == uint8_t(RuleType::ActionRedirect)) {
+        s.out.destination = fwd;
+        return ListResult::Redirect;
+      } else {
+        const uint32_t len = uint32_t(s.v.len());
+        s.copy = CopyTarget{fwd, r.action_length == 0 ? len : std::min<uint32_t>(len, r.action_length),
+                            t == uint8_t(RuleType::ActionWatch)};
+      }
+      return std::nullopt;
+    }
+    case RuleType::ActionBreak:
+      return ListResult::NoMatch;
+    default:  // reserved actions 7..15
+      return std::nullopt;
+  }
+}
+
+// The match families below return the raw match m. Forced outcomes (§8.2): "hard no" makes
+// the combined result 0 whatever NOT says (m = negate), "hard yes" makes it 1 (m = !negate).
+
+// ZeroTier addresses, VLAN fields, MACs and the ethertype: the frame's header.
+bool match_frame_header(const ListEval& s, const Rule& r, uint8_t t) {
+  switch (RuleType(t)) {
+    case RuleType::MatchSourceZeroTierAddress: return (r.zt & kAddressMask) == s.f.source;
+    case RuleType::MatchDestZeroTierAddress: return (r.zt & kAddressMask) == s.out.destination;
+    case RuleType::MatchVlanId: return r.vlan_id == s.f.vlan_id;
+    case RuleType::MatchVlanPcp: return r.vlan_pcp == 0;  // not supported: the frame's PCP is taken as 0
+    case RuleType::MatchVlanDei: return r.vlan_dei == 0;
+    case RuleType::MatchMacSource: return r.mac == s.f.mac_source;
+    case RuleType::MatchMacDest: return r.mac == s.f.mac_dest;
+    default: return s.f.ethertype == r.ethertype;  // MATCH_ETHERTYPE
+  }
+}
+
+// IPv4/IPv6 source and destination prefixes, TOS / traffic class, IP protocol.
+bool match_ip_header(const ListEval& s, const Rule& r, uint8_t t) {
+  const FilterFrame& f = s.f;
+  const View& v = s.v;
+  const bool hard_no = r.negate;
+  const bool v4 = f.ethertype == kEtherIpv4 && v.len() >= 20;
+  switch (RuleType(t)) {
+    case RuleType::MatchIpv4Source:
+    case RuleType::MatchIpv4Dest:
+      if (!v4) return hard_no;
+      return ipv4_in_prefix(v.ptr(t == uint8_t(RuleType::MatchIpv4Source) ? 12 : 16), r.ip.data(), r.ip_prefix);
+    case RuleType::MatchIpv6Source:
+    case RuleType::MatchIpv6Dest:
+      if (f.ethertype != kEtherIpv6 || v.len() < 40) return hard_no;
+      return ipv6_in_prefix(v.ptr(t == uint8_t(RuleType::MatchIpv6Source) ? 8 : 24), r.ip.data(), r.ip_prefix);
+    case RuleType::MatchIpTos: {
+      uint8_t x = 0;
+      if (v4)
+        x = v.at(1) & r.tos_mask;
+      else if (f.ethertype == kEtherIpv6 && v.len() >= 40)
+        x = uint8_t((v.at(0) << 4) | (v.at(1) >> 4)) & r.tos_mask;
+      else
+        return hard_no;
+      return x >= r.tos_low && x <= r.tos_high;
+    }
+    default: {  // MATCH_IP_PROTOCOL
+      if (v4) return v.at(9) == r.ip_protocol;
+      if (f.ethertype != kEtherIpv6) return hard_no;
+      auto p = ipv6_payload(v.d);
+      return p ? p->protocol == r.ip_protocol : hard_no;
+    }
+  }
+}
+
+// ICMP type/code and L4 source/destination port ranges.
+bool match_l4(const ListEval& s, const Rule& r, uint8_t t) {
+  const FilterFrame& f = s.f;
+  const View& v = s.v;
+  const bool hard_no = r.negate;
+  const bool hard_yes = !r.negate;
+  if (t == uint8_t(RuleType::MatchIcmp)) {
+    // Locate the ICMP header; any failing precondition is a hard no.
+    std::optional<size_t> at;
+    if (f.ethertype == kEtherIpv4) {
+      if (v.len() >= 20 && v.at(9) == 1) {
+        const size_t ihl = size_t(v.at(0) & 0x0f) * 4;
+        if (v.len() >= ihl + 2) at = ihl;
+      }
+    } else if (f.ethertype == kEtherIpv6) {
+      auto p = ipv6_payload(v.d);
+      if (p && p->protocol == 58 && v.len() >= p->offset + 2) at = p->offset;
+    }
+    if (!at || v.at(*at) != r.icmp_type) return hard_no;
+    if (r.icmp_flags & 0x01) return v.at(*at + 1) == r.icmp_code;  // only the code comparison is subject to NOT
+    return hard_yes;
+  }
+  // MATCH_IP_SOURCE_PORT_RANGE / MATCH_IP_DEST_PORT_RANGE
+  const size_t which = t == uint8_t(RuleType::MatchIpDestPortRange) ? 2 : 0;
+  if (f.ethertype == kEtherIpv4 && v.len() >= 20) {
+    const size_t hl = size_t(v.at(0) & 0x0f) * 4;
+    if (!is_l4_with_ports(v.at(9)) || v.len() <= hl + 4) return false;
+    const unsigned port = (unsigned(v.at(hl + which)) << 8) | v.at(hl + which + 1);
+    return port >= r.range_low && port <= r.range_high;
+  }
+  if (f.ethertype != kEtherIpv6) return hard_no;
+  auto p = ipv6_payload(v.d);
+  if (!p) return hard_no;
+  if (!is_l4_with_ports(p->protocol) || v.len() <= p->offset + 4) return false;
+  const unsigned port = (unsigned(v.at(p->offset + which)) << 8) | v.at(p->offset + which + 1);
+  // Port 0 never matches on IPv6 (reference behaviour).
+  return port > 0 && port >= r.range_low && port <= r.range_high;
+}
+
+// MATCH_TAGS_* (own tag against the peer's) and MATCH_TAG_SENDER / RECEIVER. Where the peer's
+// tag is unknown these may answer "yes" and let the next DROP pass (skipDrop).
+bool match_tags(ListEval& s, const Rule& r, uint8_t t) {
+  const proto::NetworkConfig& cfg = s.env.config;
+  const bool hard_no = r.negate;
+  const bool hard_yes = !r.negate;
+  auto peer_tag = [&]() -> const proto::Tag* { return s.env.peer ? s.env.peer->tag(cfg, r.tag_id) : nullptr; };
+  if (t == uint8_t(RuleType::MatchTagSender) || t == uint8_t(RuleType::MatchTagReceiver)) {
+    const bool sender = t == uint8_t(RuleType::MatchTagSender);
+    if (s.super_accept) {
+      s.skip_drop = true;
+      return hard_yes;
+    }
+    if (sender == s.f.inbound) {
+      // The tag belongs to the peer (sender inbound, receiver outbound).
+      if (const proto::Tag* theirs = peer_tag()) return theirs->value == r.tag_value;
+      if (sender) return hard_no;
+      s.skip_drop = true;
+      return hard_yes;
+    }
+    const proto::Tag* mine = cfg.tag(r.tag_id);
+    return mine ? mine->value == r.tag_value : hard_no;
+  }
+  const proto::Tag* mine = cfg.tag(r.tag_id);
+  if (!mine) return hard_no;
+  const proto::Tag* theirs = peer_tag();
+  if (!theirs) {
+    // Lenient unless inbound and not a target: an outbound sender may not know the
+    // receiver's tags yet, so it lets the next DROP pass and the receiver decides.
+    if (s.f.inbound && !s.super_accept) return hard_no;
+    s.skip_drop = true;
+    return hard_yes;
+  }
+  const uint32_t a = mine->value, b = theirs->value, x = r.tag_value;
+  switch (RuleType(t)) {
+    case RuleType::MatchTagsDifference: return tag_abs_diff(a, b) <= x;
+    case RuleType::MatchTagsBitwiseAnd: return (a & b) == x;
+    case RuleType::MatchTagsBitwiseOr: return (a | b) == x;
+    case RuleType::MatchTagsBitwiseXor: return (a ^ b) == x;
+    default: return a == x && b == x;  // TAGS_EQUAL
+  }
+}
+
+// Whole-frame properties: characteristics, frame size, random, integer range; and the
+// unassigned match types (16..23, 52..63), which evaluate to config flag 0x08.
+bool match_frame_wide(ListEval& s, const Rule& r, uint8_t t) {
+  switch (RuleType(t)) {
+    case RuleType::MatchCharacteristics:
+      if (!s.ownership) s.ownership = ownership_bits(s.env, s.f, s.v);
+      return (characteristics(s.env, s.f, s.v, *s.ownership) & r.characteristics) != 0;
+    case RuleType::MatchFrameSizeRange:
+      return s.v.len() >= r.range_low && s.v.len() <= r.range_high;
+    case RuleType::MatchRandom:
+      return (s.env.random ? s.env.random() : 0u) <= r.probability;
+    case RuleType::MatchIntegerRange: {
+      const uint64_t x = integer_at(r, s.v);
+      // start + span wraps as 64-bit unsigned arithmetic does in the reference.
+      return x >= r.int_start && x <= r.int_start + uint64_t(r.int_span());
+    }
+    default:
+      return (s.env.config.flags & proto::NetworkConfig::kFlagUnsupportedMatchResult) != 0;
+  }
+}
+
+// One match rule (types 16..63): the raw match m, dispatched by family.
+bool match_rule(ListEval& s, const Rule& r, uint8_t t) {
+  switch (RuleType(t)) {
+    case RuleType::MatchSourceZeroTierAddress:
+    case RuleType::MatchDestZeroTierAddress:
+    case RuleType::MatchVlanId:
+    case RuleType::MatchVlanPcp:
+    case RuleType::MatchVlanDei:
+    case RuleType::MatchMacSource:
+    case RuleType::MatchMacDest:
+    case RuleType::MatchEthertype:
+      return match_frame_header(s, r, t);
+    case RuleType::MatchIpv4Source:
+    case RuleType::MatchIpv4Dest:
+    case RuleType::MatchIpv6Source:
+    case RuleType::MatchIpv6Dest:
+    case RuleType::MatchIpTos:
+    case RuleType::MatchIpProtocol:
+      return match_ip_header(s, r, t);
+    case RuleType::MatchIcmp:
+    case RuleType::MatchIpSourcePortRange:
+    case RuleType::MatchIpDestPortRange:
+      return match_l4(s, r, t);
+    case RuleType::MatchTagsDifference:
+    case RuleType::MatchTagsBitwiseAnd:
+    case RuleType::MatchTagsBitwiseOr:
+    case RuleType::MatchTagsBitwiseXor:
+    case RuleType::MatchTagsEqual:
+    case RuleType::MatchTagSender:
+    case RuleType::MatchTagReceiver:
+      return match_tags(s, r, t);
+    default:
+      return match_frame_wide(s, r, t);
+  }
+}
+
+}  // namespace
+
+ListOutcome evaluate_rules(const FilterEnv& env, const FilterFrame& f, std::span<const Rule> rules) {
+  ListEval s(env, f);
   for (size_t rn = 0; rn < rules.size(); ++rn) {
     const Rule& r = rules[rn];
     const uint8_t t = r.type & 0x3f;
-
-    // ---- Actions ----
     if (t <= 15) {
-      const bool forwarding = t == uint8_t(RuleType::ActionTee) || t == uint8_t(RuleType::ActionWatch) ||
-                              t == uint8_t(RuleType::ActionRedirect);
-      if (!set) {
-        // A non-firing TEE/WATCH/REDIRECT naming us still makes us a target inbound.
-        if (f.inbound && forwarding && (r.zt & kAddressMask) == self) super_accept = true;
-        set = true;
-        continue;
-      }
-      switch (RuleType(t)) {
-        case RuleType::ActionPriority:
-          return finish(ListResult::Accept);
-        case RuleType::ActionDrop:
-          if (skip_drop) {
-            skip_drop = false;
-            continue;
-          }
-          return finish(ListResult::Drop);
-        case RuleType::ActionAccept:
-          return finish(super_accept ? ListResult::SuperAccept : ListResult::Accept);
-        case RuleType::ActionTee:
-        case RuleType::ActionWatch:
-        case RuleType::ActionRedirect: {
-          const Address fwd = r.zt & kAddressMask;
-          if (fwd == f.source) {
-            // no-op: the source is the target
-          } else if (fwd == self) {
-            if (f.inbound) return finish(ListResult::SuperAccept);
-          } else if (fwd == out.destination) {
-            // no-op: already going there
-          } else if (t == uint8_t(RuleType::ActionRedirect)) {
-            out.destination = fwd;
-            return finish(ListResult::Redirect);
-          } else {
-            const uint32_t len = uint32_t(v.len());
-            copy = CopyTarget{fwd, r.action_length == 0 ? len : std::min<uint32_t>(len, r.action_length),
-                              t == uint8_t(RuleType::ActionWatch)};
-          }
-          continue;
-        }
-        case RuleType::ActionBreak:
-          return finish(ListResult::NoMatch);
-        default:  // reserved actions 7..15
-          continue;
-      }
-    }
-
-    // ---- Matches ----
-    if (!set && !r.or_) {
-      out.log.log_skipped(rn);
+      if (auto end = run_action(s, r, t)) return s.finish(*end);
       continue;
     }
-
-    bool m = false;
-    // Forced outcomes (§8.2): hard-no makes the combined result 0 whatever NOT says,
-    // hard-yes makes it 1.
-    const bool hard_no = r.negate;
-    const bool hard_yes = !r.negate;
-
-    switch (RuleType(t)) {
-      case RuleType::MatchSourceZeroTierAddress:
-        m = (r.zt & kAddressMask) == f.source;
-        break;
-      case RuleType::MatchDestZeroTierAddress:
-        m = (r.zt & kAddressMask) == out.destination;
-        break;
-      case RuleType::MatchVlanId:
-        m = r.vlan_id == f.vlan_id;
-        break;
-      case RuleType::MatchVlanPcp:
-        m = r.vlan_pcp == 0;  // not supported: the frame's PCP is taken as 0
-        break;
-      case RuleType::MatchVlanDei:
-        m = r.vlan_dei == 0;
-        break;
-      case RuleType::MatchMacSource:
-        m = r.mac == f.mac_source;
-        break;
-      case RuleType::MatchMacDest:
-        m = r.mac == f.mac_dest;
-        break;
-      case RuleType::MatchIpv4Source:
-      case RuleType::MatchIpv4Dest:
-        if (f.ethertype == kEtherIpv4 && v.len() >= 20)
-          m = ipv4_in_prefix(v.ptr(t == uint8_t(RuleType::MatchIpv4Source) ? 12 : 16), r.ip.data(), r.ip_prefix);
-        else
-          m = hard_no;
-        break;
-      case RuleType::MatchIpv6Source:
-      case RuleType::MatchIpv6Dest:
-        if (f.ethertype == kEtherIpv6 && v.len() >= 40)
-          m = ipv6_in_prefix(v.ptr(t == uint8_t(RuleType::MatchIpv6Source) ? 8 : 24), r.ip.data(), r.ip_prefix);
-        else
-          m = hard_no;
-        break;
-      case RuleType::MatchIpTos:
-        if (f.ethertype == kEtherIpv4 && v.len() >= 20) {
-          const uint8_t x = v.at(1) & r.tos_mask;
-          m = x >= r.tos_low && x <= r.tos_high;
-        } else if (f.ethertype == kEtherIpv6 && v.len() >= 40) {
-          const uint8_t x = uint8_t((v.at(0) << 4) | (v.at(1) >> 4)) & r.tos_mask;
-          m = x >= r.tos_low && x <= r.tos_high;
-        } else {
-          m = hard_no;
-        }
-        break;
-      case RuleType::MatchIpProtocol:
-        if (f.ethertype == kEtherIpv4 && v.len() >= 20) {
-          m = v.at(9) == r.ip_protocol;
-        } else if (f.ethertype == kEtherIpv6) {
-          auto p = ipv6_payload(v.d);
-          m = p ? p->protocol == r.ip_protocol : hard_no;
-        } else {
-          m = hard_no;
-        }
-        break;
-      case RuleType::MatchEthertype:
-        m = f.ethertype == r.ethertype;
-        break;
-      case RuleType::MatchIcmp: {
-        // Locate the ICMP header; any failing precondition is a hard no.
-        std::optional<size_t> at;
-        if (f.ethertype == kEtherIpv4) {
-          if (v.len() >= 20 && v.at(9) == 1) {
-            const size_t ihl = size_t(v.at(0) & 0x0f) * 4;
-            if (v.len() >= ihl + 2) at = ihl;
-          }
-        } else if (f.ethertype == kEtherIpv6) {
-          auto p = ipv6_payload(v.d);
-          if (p && p->protocol == 58 && v.len() >= p->offset + 2) at = p->offset;
-        }
-        if (!at || v.at(*at) != r.icmp_type)
-          m = hard_no;
-        else if (r.icmp_flags & 0x01)
-          m = v.at(*at + 1) == r.icmp_code;  // only the code comparison is subject to NOT
-        else
-          m = hard_yes;
-        break;
-      }
-      case RuleType::MatchIpSourcePortRange:
-      case RuleType::MatchIpDestPortRange: {
-        const size_t which = t == uint8_t(RuleType::MatchIpDestPortRange) ? 2 : 0;
-        if (f.ethertype == kEtherIpv4 && v.len() >= 20) {
-          const size_t hl = size_t(v.at(0) & 0x0f) * 4;
-          m = false;
-          if (is_l4_with_ports(v.at(9)) && v.len() > hl + 4) {
-            const unsigned port = (unsigned(v.at(hl + which)) << 8) | v.at(hl + which + 1);
-            m = port >= r.range_low && port <= r.range_high;
-          }
-        } else if (f.ethertype == kEtherIpv6) {
-          auto p = ipv6_payload(v.d);
-          if (!p) {
-            m = hard_no;
-          } else {
-            m = false;
-            if (is_l4_with_ports(p->protocol) && v.len() > p->offset + 4) {
-              const unsigned port = (unsigned(v.at(p->offset + which)) << 8) | v.at(p->offset + which + 1);
-              // Port 0 never matches on IPv6 (reference behaviour).
-              m = port > 0 && port >= r.range_low && port <= r.range_high;
-            }
-          }
-        } else {
-          m = hard_no;
-        }
-        break;
-      }
-      case RuleType::MatchCharacteristics:
-        if (!ownership) ownership = ownership_bits(env, f, v);
-        m = (characteristics(env, f, v, *ownership) & r.characteristics) != 0;
-        break;
-      case RuleType::MatchFrameSizeRange:
-        m = v.len() >= r.range_low && v.len() <= r.range_high;
-        break;
-      case RuleType::MatchRandom:
-        m = (env.random ? env.random() : 0u) <= r.probability;
-        break;
-      case RuleType::MatchTagsDifference:
-      case RuleType::MatchTagsBitwiseAnd:
-      case RuleType::MatchTagsBitwiseOr:
-      case RuleType::MatchTagsBitwiseXor:
-      case RuleType::MatchTagsEqual: {
-        const proto::Tag* mine = cfg.tag(r.tag_id);
-        if (!mine) {
-          m = hard_no;
-          break;
-        }
-        const proto::Tag* theirs = env.peer ? env.peer->tag(cfg, r.tag_id) : nullptr;
-        if (!theirs) {
-          // Lenient unless inbound and not a target: an outbound sender may not know the
-          // receiver's tags yet, so it lets the next DROP pass and the receiver decides.
-          if (f.inbound && !super_accept) {
-            m = hard_no;
-          } else {
-            m = hard_yes;
-            skip_drop = true;
-          }
-          break;
-        }
-        const uint32_t a = mine->value, b = theirs->value, x = r.tag_value;
-        switch (RuleType(t)) {
-          case RuleType::MatchTagsDifference: m = tag_abs_diff(a, b) <= x; break;
-          case RuleType::MatchTagsBitwiseAnd: m = (a & b) == x; break;
-          case RuleType::MatchTagsBitwiseOr: m = (a | b) == x; break;
-          case RuleType::MatchTagsBitwiseXor: m = (a ^ b) == x; break;
-          default: m = a == x && b == x; break;  // TAGS_EQUAL
-        }
-        break;
-      }
-      case RuleType::MatchTagSender:
-      case RuleType::MatchTagReceiver: {
-        const bool sender = t == uint8_t(RuleType::MatchTagSender);
-        if (super_accept) {
-          m = hard_yes;
-          skip_drop = true;
-        } else if (sender == f.inbound) {
-          // The tag belongs to the peer (sender inbound, receiver outbound).
-          const proto::Tag* theirs = env.peer ? env.peer->tag(cfg, r.tag_id) : nullptr;
-          if (theirs) {
-            m = theirs->value == r.tag_value;
-          } else if (!sender) {
-            m = hard_yes;
-            skip_drop = true;
-          } else {
-            m = hard_no;
-          }
-        } else {
-          const proto::Tag* mine = cfg.tag(r.tag_id);
-          m = mine ? mine->value == r.tag_value : hard_no;
-        }
-        break;
-      }
-      case RuleType::MatchIntegerRange: {
-        const uint64_t x = integer_at(r, v);
-        // start + span wraps as 64-bit unsigned arithmetic does in the reference.
-        m = x >= r.int_start && x <= r.int_start + uint64_t(r.int_span());
-        break;
-      }
-      default:  // unassigned match types 16..23, 52..63
-        m = (cfg.flags & proto::NetworkConfig::kFlagUnsupportedMatchResult) != 0;
-        break;
+    // A match ANDed onto a failed set is skipped (§8.2 short circuit).
+    if (!s.set && !r.or_) {
+      s.out.log.log_skipped(rn);
+      continue;
     }
-
-    out.log.log(rn, m, set);
+    const bool m = match_rule(s, r, t);
+    s.out.log.log(rn, m, s.set);
     const bool c = m != r.negate;
-    set = r.or_ ? (set || c) : (set && c);
+    s.set = r.or_ ? (s.set || c) : (s.set && c);
   }
-  return finish(ListResult::NoMatch);
+  return s.finish(ListResult::NoMatch);
 }
 
 // ---- The full filter (§8.3) ------------------------------------------------------------------

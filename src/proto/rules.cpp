@@ -1,72 +1,136 @@
 #include "proto/rules.hpp"
 
 #include <cstdio>
+#include <type_traits>
 
 #include "base/hex.hpp"
 
 namespace zt::proto {
 namespace {
 
-// Field length of each known type as the reference writes it (§8.1); -1 = unknown type.
-int known_field_length(uint8_t t) {
-  switch (RuleType(t)) {
-    case RuleType::ActionDrop:
-    case RuleType::ActionAccept:
-    case RuleType::ActionBreak:
-    case RuleType::ActionPriority:
-      return 0;
-    case RuleType::ActionTee:
-    case RuleType::ActionWatch:
-    case RuleType::ActionRedirect:
-      return 14;
-    case RuleType::MatchSourceZeroTierAddress:
-    case RuleType::MatchDestZeroTierAddress:
-      return 5;
-    case RuleType::MatchVlanId:
-      return 2;
-    case RuleType::MatchVlanPcp:
-    case RuleType::MatchVlanDei:
-      return 1;
-    case RuleType::MatchMacSource:
-    case RuleType::MatchMacDest:
-      return 6;
-    case RuleType::MatchIpv4Source:
-    case RuleType::MatchIpv4Dest:
-      return 5;
-    case RuleType::MatchIpv6Source:
-    case RuleType::MatchIpv6Dest:
-      return 17;
-    case RuleType::MatchIpTos:
-      return 3;
-    case RuleType::MatchIpProtocol:
-      return 1;
-    case RuleType::MatchEthertype:
-      return 2;
-    case RuleType::MatchIcmp:
-      return 3;
-    case RuleType::MatchIpSourcePortRange:
-    case RuleType::MatchIpDestPortRange:
-      return 4;
-    case RuleType::MatchCharacteristics:
-      return 8;
-    case RuleType::MatchFrameSizeRange:
-      return 4;
-    case RuleType::MatchRandom:
-      return 4;
-    case RuleType::MatchTagsDifference:
-    case RuleType::MatchTagsBitwiseAnd:
-    case RuleType::MatchTagsBitwiseOr:
-    case RuleType::MatchTagsBitwiseXor:
-    case RuleType::MatchTagsEqual:
-    case RuleType::MatchTagSender:
-    case RuleType::MatchTagReceiver:
-      return 8;
-    case RuleType::MatchIntegerRange:
-      return 19;
-    default:
-      return -1;
+using W = RuleWire;
+using J = RuleJson;
+
+constexpr size_t wire_size(RuleWire w) {
+  switch (w) {
+    case W::U8: return 1;
+    case W::U16: return 2;
+    case W::U32: return 4;
+    case W::U40: return 5;
+    case W::U64: return 8;
+    case W::Mac: return 6;
+    case W::Ipv4Prefix: return 5;
+    case W::Ipv6Prefix: return 17;
   }
+  return 0;
 }
+
+// ---- the table (§8.1 / §10.3) ----
+// Field rows: JSON key, wire form, JSON form, member, describe() format of Int fields.
+constexpr RuleField kForward[] = {
+    {"address", W::U64, J::ZtAddress, &Rule::zt, nullptr},  // 64-bit field, low 40 bits used
+    {"flags", W::U32, J::Int, &Rule::action_flags, "0x%llx"},
+    {"length", W::U16, J::Int, &Rule::action_length, "%llu"},
+};
+constexpr RuleField kRedirect[] = {
+    {"address", W::U64, J::ZtAddress, &Rule::zt, nullptr},
+    {"flags", W::U32, J::Int, &Rule::action_flags, "0x%llx"},
+    {nullptr, W::U16, J::None, &Rule::action_length, nullptr},  // on the wire, unused, not in JSON
+};
+constexpr RuleField kZt[] = {{"zt", W::U40, J::ZtAddress, &Rule::zt, nullptr}};
+constexpr RuleField kVlanId[] = {{"vlanId", W::U16, J::Int, &Rule::vlan_id, "%llu"}};
+constexpr RuleField kVlanPcp[] = {{"vlanPcp", W::U8, J::Int, &Rule::vlan_pcp, "%llu"}};
+constexpr RuleField kVlanDei[] = {{"vlanDei", W::U8, J::Int, &Rule::vlan_dei, "%llu"}};
+constexpr RuleField kMac[] = {{"mac", W::Mac, J::Mac, {}, nullptr}};
+constexpr RuleField kIpv4[] = {{"ip", W::Ipv4Prefix, J::IpBits, {}, nullptr}};
+constexpr RuleField kIpv6[] = {{"ip", W::Ipv6Prefix, J::IpBits, {}, nullptr}};
+constexpr RuleField kTos[] = {
+    {"mask", W::U8, J::Int, &Rule::tos_mask, "0x%02llx"},
+    {"start", W::U8, J::Int, &Rule::tos_low, "%llu"},
+    {"end", W::U8, J::IntOrPrev, &Rule::tos_high, "%llu"},
+};
+constexpr RuleField kIpProtocol[] = {{"ipProtocol", W::U8, J::Int, &Rule::ip_protocol, "%llu"}};
+constexpr RuleField kEthertype[] = {{"etherType", W::U16, J::Int, &Rule::ethertype, "0x%04llx"}};
+constexpr RuleField kIcmp[] = {
+    {"icmpType", W::U8, J::Int, &Rule::icmp_type, "%llu"},
+    {"icmpCode", W::U8, J::IcmpCode, &Rule::icmp_code, "%llu"},
+    {nullptr, W::U8, J::None, &Rule::icmp_flags, nullptr},  // rendered through icmpCode
+};
+constexpr RuleField kRange[] = {
+    {"start", W::U16, J::Int, &Rule::range_low, "%llu"},
+    {"end", W::U16, J::IntOrPrev, &Rule::range_high, "%llu"},
+};
+constexpr RuleField kCharacteristics[] = {{"mask", W::U64, J::Hex64, &Rule::characteristics, nullptr}};
+constexpr RuleField kRandom[] = {{"probability", W::U32, J::Int, &Rule::probability, "%llu"}};
+constexpr RuleField kTag[] = {
+    {"id", W::U32, J::Int, &Rule::tag_id, "%llu"},
+    {"value", W::U32, J::Int, &Rule::tag_value, "%llu"},
+};
+constexpr RuleField kIntegerRange[] = {
+    {"start", W::U64, J::Hex64, &Rule::int_start, nullptr},
+    {"end", W::U64, J::RangeEnd, &Rule::int_end, nullptr},
+    {"idx", W::U16, J::Int, &Rule::int_idx, "%llu"},
+    {"bits", W::U8, J::IntFormat, &Rule::int_format, nullptr},
+};
+
+constexpr RuleTypeInfo row(RuleType t, const char* name, bool reference_json, std::span<const RuleField> f = {}) {
+  size_t n = 0;
+  for (const auto& x : f) n += wire_size(x.wire);
+  return RuleTypeInfo{uint8_t(t), name, reference_json, f, uint8_t(n)};
+}
+
+using T = RuleType;
+// PRIORITY and INTEGER_RANGE are not parseable by the reference controller (§10.3).
+constexpr RuleTypeInfo kTypes[] = {
+    row(T::ActionDrop, "ACTION_DROP", true),
+    row(T::ActionAccept, "ACTION_ACCEPT", true),
+    row(T::ActionTee, "ACTION_TEE", true, kForward),
+    row(T::ActionWatch, "ACTION_WATCH", true, kForward),
+    row(T::ActionRedirect, "ACTION_REDIRECT", true, kRedirect),
+    row(T::ActionBreak, "ACTION_BREAK", true),
+    row(T::ActionPriority, "ACTION_PRIORITY", false),  // QoS bucket never serialized: L = 0
+    row(T::MatchSourceZeroTierAddress, "MATCH_SOURCE_ZEROTIER_ADDRESS", true, kZt),
+    row(T::MatchDestZeroTierAddress, "MATCH_DEST_ZEROTIER_ADDRESS", true, kZt),
+    row(T::MatchVlanId, "MATCH_VLAN_ID", true, kVlanId),
+    row(T::MatchVlanPcp, "MATCH_VLAN_PCP", true, kVlanPcp),
+    row(T::MatchVlanDei, "MATCH_VLAN_DEI", true, kVlanDei),
+    row(T::MatchMacSource, "MATCH_MAC_SOURCE", true, kMac),
+    row(T::MatchMacDest, "MATCH_MAC_DEST", true, kMac),
+    row(T::MatchIpv4Source, "MATCH_IPV4_SOURCE", true, kIpv4),
+    row(T::MatchIpv4Dest, "MATCH_IPV4_DEST", true, kIpv4),
+    row(T::MatchIpv6Source, "MATCH_IPV6_SOURCE", true, kIpv6),
+    row(T::MatchIpv6Dest, "MATCH_IPV6_DEST", true, kIpv6),
+    row(T::MatchIpTos, "MATCH_IP_TOS", true, kTos),
+    row(T::MatchIpProtocol, "MATCH_IP_PROTOCOL", true, kIpProtocol),
+    row(T::MatchEthertype, "MATCH_ETHERTYPE", true, kEthertype),
+    row(T::MatchIcmp, "MATCH_ICMP", true, kIcmp),
+    row(T::MatchIpSourcePortRange, "MATCH_IP_SOURCE_PORT_RANGE", true, kRange),
+    row(T::MatchIpDestPortRange, "MATCH_IP_DEST_PORT_RANGE", true, kRange),
+    row(T::MatchCharacteristics, "MATCH_CHARACTERISTICS", true, kCharacteristics),
+    row(T::MatchFrameSizeRange, "MATCH_FRAME_SIZE_RANGE", true, kRange),
+    row(T::MatchRandom, "MATCH_RANDOM", true, kRandom),
+    row(T::MatchTagsDifference, "MATCH_TAGS_DIFFERENCE", true, kTag),
+    row(T::MatchTagsBitwiseAnd, "MATCH_TAGS_BITWISE_AND", true, kTag),
+    row(T::MatchTagsBitwiseOr, "MATCH_TAGS_BITWISE_OR", true, kTag),
+    row(T::MatchTagsBitwiseXor, "MATCH_TAGS_BITWISE_XOR", true, kTag),
+    row(T::MatchTagsEqual, "MATCH_TAGS_EQUAL", true, kTag),
+    row(T::MatchTagSender, "MATCH_TAG_SENDER", true, kTag),
+    row(T::MatchTagReceiver, "MATCH_TAG_RECEIVER", true, kTag),
+    row(T::MatchIntegerRange, "INTEGER_RANGE", false, kIntegerRange),
+};
+
+// The lengths §8.1 fixes, checked against the table at compile time.
+static_assert(kTypes[2].wire_length == 14 && kTypes[4].wire_length == 14 && kTypes[7].wire_length == 5 &&
+              kTypes[16].wire_length == 17 && kTypes[21].wire_length == 3 && kTypes[26].wire_length == 4 &&
+              kTypes[34].wire_length == 19);
+
+// type (0..63) → index into kTypes, −1 for unassigned.
+constexpr std::array<int8_t, 64> kIndex = [] {
+  std::array<int8_t, 64> a{};
+  a.fill(-1);
+  for (size_t i = 0; i < std::size(kTypes); ++i) a[kTypes[i].type] = int8_t(i);
+  return a;
+}();
 
 std::string ip_text(const Rule& r, bool v6) {
   InetAddress a = v6 ? InetAddress::v6(r.ip.data(), r.ip_prefix) : InetAddress::v4(r.ip.data(), r.ip_prefix);
@@ -79,13 +143,101 @@ std::string fmt(const char* f, unsigned long long v) {
   return buf;
 }
 
+void read_field(Reader& f, Rule& r, const RuleField& fd) {
+  switch (fd.wire) {
+    case W::U8: rule_field_set(r, fd, f.u8()); break;
+    case W::U16: rule_field_set(r, fd, f.u16()); break;
+    case W::U32: rule_field_set(r, fd, f.u32()); break;
+    case W::U40: rule_field_set(r, fd, f.u40()); break;
+    case W::U64: rule_field_set(r, fd, f.u64()); break;
+    case W::Mac: r.mac = Mac::read(f); break;
+    case W::Ipv4Prefix: {
+      auto ip = f.array<4>();
+      std::copy(ip.begin(), ip.end(), r.ip.begin());
+      r.ip_prefix = f.u8();
+      break;
+    }
+    case W::Ipv6Prefix:
+      r.ip = f.array<16>();
+      r.ip_prefix = f.u8();
+      break;
+  }
+}
+
+void write_field(Writer& w, const Rule& r, const RuleField& fd) {
+  const uint64_t v = rule_field_get(r, fd);
+  switch (fd.wire) {
+    case W::U8: w.u8(uint8_t(v)); break;
+    case W::U16: w.u16(uint16_t(v)); break;
+    case W::U32: w.u32(uint32_t(v)); break;
+    case W::U40: w.u40(v & 0xffffffffffULL); break;
+    case W::U64: w.u64(v); break;
+    case W::Mac: r.mac.write(w); break;
+    case W::Ipv4Prefix: w.bytes(ByteSpan(r.ip.data(), 4)).u8(r.ip_prefix); break;
+    case W::Ipv6Prefix: w.bytes(ByteSpan(r.ip.data(), 16)).u8(r.ip_prefix); break;
+  }
+}
+
+// describe()'s text of one field (the JSON text for strings, `text` for integers).
+std::string field_text(const Rule& r, const RuleField& fd) {
+  const uint64_t v = rule_field_get(r, fd);
+  switch (fd.json) {
+    case J::ZtAddress: return to_hex(v & 0xffffffffffULL, 10);
+    case J::Hex64: return to_hex(v, 16);
+    case J::RangeEnd: return to_hex(r.int_start + uint64_t(r.int_span()), 16);
+    case J::Mac: return r.mac.to_string();
+    case J::IpBits: return ip_text(r, fd.wire == W::Ipv6Prefix);
+    case J::IcmpCode: return (r.icmp_flags & 0x01) ? std::to_string(v) : std::string("any");
+    case J::IntFormat: return std::to_string(r.int_bits()) + (r.int_little_endian() ? " little" : "");
+    case J::Int:
+    case J::IntOrPrev: return fmt(fd.text ? fd.text : "%llu", v);
+    case J::None: break;
+  }
+  return {};
+}
+
 }  // namespace
 
-bool Rule::known() const { return known_field_length(type) >= 0; }
+size_t rule_wire_size(RuleWire w) { return wire_size(w); }
+
+std::span<const RuleTypeInfo> rule_types() { return kTypes; }
+
+const RuleTypeInfo* rule_type_info(uint8_t type) {
+  const int8_t i = kIndex[type & 0x3f];
+  return i < 0 ? nullptr : &kTypes[size_t(i)];
+}
+
+const RuleTypeInfo* rule_type_by_name(std::string_view name) {
+  for (const auto& t : kTypes)
+    if (name == t.name) return &t;
+  return nullptr;
+}
+
+uint64_t rule_field_get(const Rule& r, const RuleField& f) {
+  return std::visit(
+      [&](auto m) -> uint64_t {
+        if constexpr (std::is_same_v<decltype(m), std::monostate>) return 0;
+        else return uint64_t(r.*m);
+      },
+      f.member);
+}
+
+void rule_field_set(Rule& r, const RuleField& f, uint64_t v) {
+  std::visit(
+      [&](auto m) {
+        if constexpr (!std::is_same_v<decltype(m), std::monostate>) {
+          using V = std::remove_reference_t<decltype(r.*m)>;
+          r.*m = V(v);
+        }
+      },
+      f.member);
+}
+
+bool Rule::known() const { return rule_type_info(type) != nullptr; }
 
 uint8_t Rule::field_length() const {
-  int n = known_field_length(type);
-  return n < 0 ? 0 : uint8_t(n);
+  const RuleTypeInfo* info = rule_type_info(type);
+  return info ? info->wire_length : 0;
 }
 
 Result<Rule> Rule::read(Reader& r) {
@@ -97,211 +249,26 @@ Result<Rule> Rule::read(Reader& r) {
   rule.type = tb & 0x3f;
   rule.negate = (tb & 0x80) != 0;
   rule.or_ = (tb & 0x40) != 0;
-  int need = known_field_length(rule.type);
-  if (need < 0) return rule;  // unknown: kept as type/not/or, field skipped by L
-  if (len < need) return err("rule: field too short for type " + std::to_string(rule.type));
+  const RuleTypeInfo* info = rule_type_info(rule.type);
+  if (!info) return rule;  // unknown: kept as type/not/or, field skipped by L
+  if (len < info->wire_length) return err("rule: field too short for type " + std::to_string(rule.type));
   Reader f(field);
-  switch (rule.rule_type()) {
-    case RuleType::ActionTee:
-    case RuleType::ActionWatch:
-    case RuleType::ActionRedirect:
-      rule.zt = f.u64();
-      rule.action_flags = f.u32();
-      rule.action_length = f.u16();
-      break;
-    case RuleType::MatchSourceZeroTierAddress:
-    case RuleType::MatchDestZeroTierAddress:
-      rule.zt = f.u40();
-      break;
-    case RuleType::MatchVlanId:
-      rule.vlan_id = f.u16();
-      break;
-    case RuleType::MatchVlanPcp:
-      rule.vlan_pcp = f.u8();
-      break;
-    case RuleType::MatchVlanDei:
-      rule.vlan_dei = f.u8();
-      break;
-    case RuleType::MatchMacSource:
-    case RuleType::MatchMacDest:
-      rule.mac = Mac::read(f);
-      break;
-    case RuleType::MatchIpv4Source:
-    case RuleType::MatchIpv4Dest: {
-      auto ip = f.array<4>();
-      std::copy(ip.begin(), ip.end(), rule.ip.begin());
-      rule.ip_prefix = f.u8();
-      break;
-    }
-    case RuleType::MatchIpv6Source:
-    case RuleType::MatchIpv6Dest:
-      rule.ip = f.array<16>();
-      rule.ip_prefix = f.u8();
-      break;
-    case RuleType::MatchIpTos:
-      rule.tos_mask = f.u8();
-      rule.tos_low = f.u8();
-      rule.tos_high = f.u8();
-      break;
-    case RuleType::MatchIpProtocol:
-      rule.ip_protocol = f.u8();
-      break;
-    case RuleType::MatchEthertype:
-      rule.ethertype = f.u16();
-      break;
-    case RuleType::MatchIcmp:
-      rule.icmp_type = f.u8();
-      rule.icmp_code = f.u8();
-      rule.icmp_flags = f.u8();
-      break;
-    case RuleType::MatchIpSourcePortRange:
-    case RuleType::MatchIpDestPortRange:
-    case RuleType::MatchFrameSizeRange:
-      rule.range_low = f.u16();
-      rule.range_high = f.u16();
-      break;
-    case RuleType::MatchCharacteristics:
-      rule.characteristics = f.u64();
-      break;
-    case RuleType::MatchRandom:
-      rule.probability = f.u32();
-      break;
-    case RuleType::MatchTagsDifference:
-    case RuleType::MatchTagsBitwiseAnd:
-    case RuleType::MatchTagsBitwiseOr:
-    case RuleType::MatchTagsBitwiseXor:
-    case RuleType::MatchTagsEqual:
-    case RuleType::MatchTagSender:
-    case RuleType::MatchTagReceiver:
-      rule.tag_id = f.u32();
-      rule.tag_value = f.u32();
-      break;
-    case RuleType::MatchIntegerRange:
-      rule.int_start = f.u64();
-      rule.int_end = f.u64();
-      rule.int_idx = f.u16();
-      rule.int_format = f.u8();
-      break;
-    default:  // DROP, ACCEPT, BREAK, PRIORITY: no fields
-      break;
-  }
-  if (!f.ok()) return err("rule: field truncated");  // unreachable: len >= need checked
+  for (const auto& fd : info->fields) read_field(f, rule, fd);
+  if (!f.ok()) return err("rule: field truncated");  // unreachable: len >= wire_length checked
   return rule;
 }
 
 void Rule::write(Writer& w) const {
   w.u8(uint8_t((type & 0x3f) | (negate ? 0x80 : 0) | (or_ ? 0x40 : 0)));
-  w.u8(field_length());
-  switch (rule_type()) {
-    case RuleType::ActionTee:
-    case RuleType::ActionWatch:
-    case RuleType::ActionRedirect:
-      w.u64(zt).u32(action_flags).u16(action_length);
-      break;
-    case RuleType::MatchSourceZeroTierAddress:
-    case RuleType::MatchDestZeroTierAddress:
-      w.u40(zt & 0xffffffffffULL);
-      break;
-    case RuleType::MatchVlanId:
-      w.u16(vlan_id);
-      break;
-    case RuleType::MatchVlanPcp:
-      w.u8(vlan_pcp);
-      break;
-    case RuleType::MatchVlanDei:
-      w.u8(vlan_dei);
-      break;
-    case RuleType::MatchMacSource:
-    case RuleType::MatchMacDest:
-      mac.write(w);
-      break;
-    case RuleType::MatchIpv4Source:
-    case RuleType::MatchIpv4Dest:
-      w.bytes(ByteSpan(ip.data(), 4)).u8(ip_prefix);
-      break;
-    case RuleType::MatchIpv6Source:
-    case RuleType::MatchIpv6Dest:
-      w.bytes(ByteSpan(ip.data(), 16)).u8(ip_prefix);
-      break;
-    case RuleType::MatchIpTos:
-      w.u8(tos_mask).u8(tos_low).u8(tos_high);
-      break;
-    case RuleType::MatchIpProtocol:
-      w.u8(ip_protocol);
-      break;
-    case RuleType::MatchEthertype:
-      w.u16(ethertype);
-      break;
-    case RuleType::MatchIcmp:
-      w.u8(icmp_type).u8(icmp_code).u8(icmp_flags);
-      break;
-    case RuleType::MatchIpSourcePortRange:
-    case RuleType::MatchIpDestPortRange:
-    case RuleType::MatchFrameSizeRange:
-      w.u16(range_low).u16(range_high);
-      break;
-    case RuleType::MatchCharacteristics:
-      w.u64(characteristics);
-      break;
-    case RuleType::MatchRandom:
-      w.u32(probability);
-      break;
-    case RuleType::MatchTagsDifference:
-    case RuleType::MatchTagsBitwiseAnd:
-    case RuleType::MatchTagsBitwiseOr:
-    case RuleType::MatchTagsBitwiseXor:
-    case RuleType::MatchTagsEqual:
-    case RuleType::MatchTagSender:
-    case RuleType::MatchTagReceiver:
-      w.u32(tag_id).u32(tag_value);
-      break;
-    case RuleType::MatchIntegerRange:
-      w.u64(int_start).u64(int_end).u16(int_idx).u8(int_format);
-      break;
-    default:  // L = 0
-      break;
-  }
+  const RuleTypeInfo* info = rule_type_info(type);
+  w.u8(info ? info->wire_length : 0);  // L = 0 for unknown types, as the reference writes
+  if (info)
+    for (const auto& fd : info->fields) write_field(w, *this, fd);
 }
 
 std::string rule_type_name(uint8_t type) {
-  switch (RuleType(type & 0x3f)) {
-    case RuleType::ActionDrop: return "ACTION_DROP";
-    case RuleType::ActionAccept: return "ACTION_ACCEPT";
-    case RuleType::ActionTee: return "ACTION_TEE";
-    case RuleType::ActionWatch: return "ACTION_WATCH";
-    case RuleType::ActionRedirect: return "ACTION_REDIRECT";
-    case RuleType::ActionBreak: return "ACTION_BREAK";
-    case RuleType::ActionPriority: return "ACTION_PRIORITY";
-    case RuleType::MatchSourceZeroTierAddress: return "MATCH_SOURCE_ZEROTIER_ADDRESS";
-    case RuleType::MatchDestZeroTierAddress: return "MATCH_DEST_ZEROTIER_ADDRESS";
-    case RuleType::MatchVlanId: return "MATCH_VLAN_ID";
-    case RuleType::MatchVlanPcp: return "MATCH_VLAN_PCP";
-    case RuleType::MatchVlanDei: return "MATCH_VLAN_DEI";
-    case RuleType::MatchMacSource: return "MATCH_MAC_SOURCE";
-    case RuleType::MatchMacDest: return "MATCH_MAC_DEST";
-    case RuleType::MatchIpv4Source: return "MATCH_IPV4_SOURCE";
-    case RuleType::MatchIpv4Dest: return "MATCH_IPV4_DEST";
-    case RuleType::MatchIpv6Source: return "MATCH_IPV6_SOURCE";
-    case RuleType::MatchIpv6Dest: return "MATCH_IPV6_DEST";
-    case RuleType::MatchIpTos: return "MATCH_IP_TOS";
-    case RuleType::MatchIpProtocol: return "MATCH_IP_PROTOCOL";
-    case RuleType::MatchEthertype: return "MATCH_ETHERTYPE";
-    case RuleType::MatchIcmp: return "MATCH_ICMP";
-    case RuleType::MatchIpSourcePortRange: return "MATCH_IP_SOURCE_PORT_RANGE";
-    case RuleType::MatchIpDestPortRange: return "MATCH_IP_DEST_PORT_RANGE";
-    case RuleType::MatchCharacteristics: return "MATCH_CHARACTERISTICS";
-    case RuleType::MatchFrameSizeRange: return "MATCH_FRAME_SIZE_RANGE";
-    case RuleType::MatchRandom: return "MATCH_RANDOM";
-    case RuleType::MatchTagsDifference: return "MATCH_TAGS_DIFFERENCE";
-    case RuleType::MatchTagsBitwiseAnd: return "MATCH_TAGS_BITWISE_AND";
-    case RuleType::MatchTagsBitwiseOr: return "MATCH_TAGS_BITWISE_OR";
-    case RuleType::MatchTagsBitwiseXor: return "MATCH_TAGS_BITWISE_XOR";
-    case RuleType::MatchTagsEqual: return "MATCH_TAGS_EQUAL";
-    case RuleType::MatchTagSender: return "MATCH_TAG_SENDER";
-    case RuleType::MatchTagReceiver: return "MATCH_TAG_RECEIVER";
-    case RuleType::MatchIntegerRange: return "INTEGER_RANGE";
-    default: return "UNKNOWN_" + std::to_string(type & 0x3f);
-  }
+  const RuleTypeInfo* info = rule_type_info(type);
+  return info ? std::string(info->name) : "UNKNOWN_" + std::to_string(type & 0x3f);
 }
 
 Result<std::vector<Rule>> read_rules(Reader& r, size_t count, size_t max_rules) {
@@ -346,68 +313,9 @@ std::string describe(const Rule& r) {
     if (r.negate) s += "not ";
   }
   s += rule_type_name(r.type);
-  switch (r.rule_type()) {
-    case RuleType::ActionTee:
-    case RuleType::ActionWatch:
-      s += " address=" + to_hex(r.zt & 0xffffffffffULL, 10) + " flags=" + fmt("0x%llx", r.action_flags) +
-           " length=" + std::to_string(r.action_length);
-      break;
-    case RuleType::ActionRedirect:
-      s += " address=" + to_hex(r.zt & 0xffffffffffULL, 10) + " flags=" + fmt("0x%llx", r.action_flags);
-      break;
-    case RuleType::MatchSourceZeroTierAddress:
-    case RuleType::MatchDestZeroTierAddress:
-      s += " zt=" + to_hex(r.zt, 10);
-      break;
-    case RuleType::MatchVlanId: s += " vlanId=" + std::to_string(r.vlan_id); break;
-    case RuleType::MatchVlanPcp: s += " vlanPcp=" + std::to_string(r.vlan_pcp); break;
-    case RuleType::MatchVlanDei: s += " vlanDei=" + std::to_string(r.vlan_dei); break;
-    case RuleType::MatchMacSource:
-    case RuleType::MatchMacDest:
-      s += " mac=" + r.mac.to_string();
-      break;
-    case RuleType::MatchIpv4Source:
-    case RuleType::MatchIpv4Dest:
-      s += " ip=" + ip_text(r, false);
-      break;
-    case RuleType::MatchIpv6Source:
-    case RuleType::MatchIpv6Dest:
-      s += " ip=" + ip_text(r, true);
-      break;
-    case RuleType::MatchIpTos:
-      s += " mask=" + fmt("0x%02llx", r.tos_mask) + " start=" + std::to_string(r.tos_low) +
-           " end=" + std::to_string(r.tos_high);
-      break;
-    case RuleType::MatchIpProtocol: s += " ipProtocol=" + std::to_string(r.ip_protocol); break;
-    case RuleType::MatchEthertype: s += " etherType=" + fmt("0x%04llx", r.ethertype); break;
-    case RuleType::MatchIcmp:
-      s += " icmpType=" + std::to_string(r.icmp_type) +
-           " icmpCode=" + ((r.icmp_flags & 1) ? std::to_string(r.icmp_code) : std::string("any"));
-      break;
-    case RuleType::MatchIpSourcePortRange:
-    case RuleType::MatchIpDestPortRange:
-    case RuleType::MatchFrameSizeRange:
-      s += " start=" + std::to_string(r.range_low) + " end=" + std::to_string(r.range_high);
-      break;
-    case RuleType::MatchCharacteristics: s += " mask=" + to_hex(r.characteristics, 16); break;
-    case RuleType::MatchRandom: s += " probability=" + std::to_string(r.probability); break;
-    case RuleType::MatchTagsDifference:
-    case RuleType::MatchTagsBitwiseAnd:
-    case RuleType::MatchTagsBitwiseOr:
-    case RuleType::MatchTagsBitwiseXor:
-    case RuleType::MatchTagsEqual:
-    case RuleType::MatchTagSender:
-    case RuleType::MatchTagReceiver:
-      s += " id=" + std::to_string(r.tag_id) + " value=" + std::to_string(r.tag_value);
-      break;
-    case RuleType::MatchIntegerRange:
-      s += " start=" + to_hex(r.int_start, 16) + " end=" + to_hex(r.int_end, 16) +
-           " idx=" + std::to_string(r.int_idx) + " bits=" + std::to_string(r.int_bits()) +
-           (r.int_little_endian() ? " little" : "");
-      break;
-    default:
-      break;
-  }
+  if (const RuleTypeInfo* info = rule_type_info(r.type))
+    for (const auto& fd : info->fields)
+      if (fd.key) s += std::string(" ") + fd.key + "=" + field_text(r, fd);
   return s;
 }
 

@@ -9,8 +9,10 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "base/bytes.hpp"
@@ -132,6 +134,66 @@ struct Rule {
 
   bool operator==(const Rule&) const = default;
 };
+
+// ---- The rule-type table (§8.1 wire layout, §10.3 JSON form) ------------------------------
+// One row per known type lists its fields in wire order. The wire codec (Rule::read/write),
+// describe() and the JSON codec (proto/rules_json.hpp) are all driven by this table, so a
+// type's wire layout, its JSON keys and its text form cannot drift apart.
+
+// How a field sits in the rule's wire field (big-endian, fields back to back).
+enum class RuleWire : uint8_t {
+  U8, U16, U32, U40, U64,
+  Mac,         // [6] into Rule::mac
+  Ipv4Prefix,  // [4] IP + [1] prefix bits into Rule::ip / ip_prefix
+  Ipv6Prefix,  // [16] IP + [1] prefix bits
+};
+size_t rule_wire_size(RuleWire w);
+
+// How a field appears in a §10.3 JSON rule object.
+enum class RuleJson : uint8_t {
+  None,       // wire only: REDIRECT's length, the ICMP flags byte (carried by IcmpCode)
+  Int,        // JSON number ≤ the wire width (input also a decimal string); absent → 0
+  IntOrPrev,  // as Int, but absent → the previous field's value (range "end")
+  ZtAddress,  // 10 hex digits, masked to 40 bits (input: hex string or number)
+  Hex64,      // 16 hex digits (input: hex string with optional 0x, or number)
+  RangeEnd,   // INTEGER_RANGE "end": 16 hex digits of start + 32-bit span (§8.1, §10.3)
+  Mac,        // "xx:xx:xx:xx:xx:xx" (input: non-hex characters ignored, 12 digits)
+  IpBits,     // "addr/bits" (input: bits capped at 32/128, bare address = host)
+  IcmpCode,   // number, or null = any code; also owns the ICMP flags byte (0x01 = code set)
+  IntFormat,  // INTEGER_RANGE format byte as "bits" (1..64) and "little" (bool)
+};
+
+// The integer member a field is stored in; monostate for Mac / IP fields.
+using RuleMember = std::variant<std::monostate, uint8_t Rule::*, uint16_t Rule::*, uint32_t Rule::*,
+                                uint64_t Rule::*>;
+
+struct RuleField {
+  const char* key;   // JSON key (also describe()'s); nullptr for RuleJson::None
+  RuleWire wire;
+  RuleJson json;
+  RuleMember member;
+  const char* text;  // describe() printf format for Int fields ("%llu", "0x%04llx")
+};
+
+struct RuleTypeInfo {
+  uint8_t type;
+  const char* name;          // §10.3 name; "INTEGER_RANGE" (no MATCH_) for 51 as the reference
+  bool reference_json;       // the reference controller's JSON parser accepts this name
+  std::span<const RuleField> fields;
+  uint8_t wire_length;       // L the writer emits (sum of the fields' wire sizes)
+};
+
+// All known types (0..6, 24..51) in type order.
+std::span<const RuleTypeInfo> rule_types();
+// The row of `type` (bits 5..0), nullptr for unassigned/reserved types.
+const RuleTypeInfo* rule_type_info(uint8_t type);
+// The row whose name is `name` (exact, case-sensitive), nullptr if none.
+const RuleTypeInfo* rule_type_by_name(std::string_view name);
+
+// Integer value of a field with an integer member (0 for monostate), and its setter
+// (truncates to the member's width).
+uint64_t rule_field_get(const Rule& r, const RuleField& f);
+void rule_field_set(Rule& r, const RuleField& f, uint64_t v);
 
 // §10.3 name of a type ("ACTION_ACCEPT", "MATCH_ETHERTYPE", "INTEGER_RANGE" for 51 as in
 // the reference JSON); "UNKNOWN_<n>" for unassigned types.

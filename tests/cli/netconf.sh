@@ -47,6 +47,7 @@ for node in nodea nodeb; do
   same "$(jget 'j["revision"]')" "1" "$node revision"
   same "$(jget 'j["issuedTo"]')" "$(cut -d: -f1 "$V/$node.identity.public")" "$node issuedTo"
   same "$(jget '[r["type"] for r in j["rules"]]')" '["ACTION_ACCEPT"]' "$node rules"
+  same "$(jget 'j["rules"]')" '[{"description": "ACTION_ACCEPT", "type": "ACTION_ACCEPT"}]' "$node rule objects"
   same "$(jget 'j["com"]["signedBy"]')" "d5a72ff358" "$node com signedBy"
   same "$(jget 'j["com"]["timestamp"] == j["timestamp"]')" "true" "$node com timestamp"
   same "$(jget 'len(j["com"]["qualifiers"])')" "7" "$node com qualifiers"
@@ -62,6 +63,20 @@ for node in nodea nodeb; do
   expect 0 "$node show (no controller)" -- "$Z" netconf show "$V/$node.networkconfig.dict"
   same "$(jget '"signatureValid" in j["com"]')" "false" "$node no verdict without controller"
 done
+
+# Rules in the reference controller's JSON form (PROTOCOL.md §10.3): the same config with an
+# R key of INTEGER_RANGE (start/end as 16 hex digits, not numbers), ICMP any-code and ACCEPT.
+"$PY" - "$V/nodea.networkconfig.dict" "$T/rules.dict" <<'PYEOF'
+import sys
+d = open(sys.argv[1], 'rb').read()
+raw = bytes.fromhex('3313000000000000000a0000000000000014000e8f' '2603080000' '0100')
+esc = raw.replace(b'\\', b'\\\\').replace(b'\0', b'\\0').replace(b'\r', b'\\r').replace(b'\n', b'\\n').replace(b'=', b'\\e')
+open(sys.argv[2], 'wb').write(b'\n'.join(b'R=' + esc if l.startswith(b'R=') else l for l in d.split(b'\n')))
+PYEOF
+expect 0 "show rules" -- "$Z" netconf show "$T/rules.dict"
+same "$(jget 'j["rules"][0]')" '{"bits": 16, "description": "INTEGER_RANGE start=000000000000000a end=0000000000000014 idx=14 bits=16 little", "end": "0000000000000014", "idx": 14, "little": true, "not": false, "or": false, "start": "000000000000000a", "type": "INTEGER_RANGE"}' "integer range rule"
+same "$(jget 'j["rules"][1]')" '{"description": "MATCH_ICMP icmpType=8 icmpCode=any", "icmpCode": null, "icmpType": 8, "not": false, "or": false, "type": "MATCH_ICMP"}' "icmp rule"
+same "$(jget 'len(j["rules"])')" "3" "rule count"
 
 # Wrong controller identity: signatures reported invalid.
 expect 0 "wrong controller" -- "$Z" netconf show --controller "$V/root.identity.public" "$V/nodea.networkconfig.dict"
