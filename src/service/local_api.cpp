@@ -1,28 +1,26 @@
-#include "local_api.hpp"
+#include "service/local_api.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <exception>
 
 #include "base/hex.hpp"
-#include "cli.hpp"
+#include "base/version.hpp"
 #include "crypto/crypto.hpp"
-#include "crypto/secret.hpp"
 #include "proto/packet.hpp"
-#include "runtime/state.hpp"
 
-namespace zt::cli::api {
+namespace zt::service {
 
 namespace {
 
-http::Response reply(int status, const json& body) {
-  http::Response r;
+Response reply(int status, const json& body) {
+  Response r;
   r.status = status;
   r.body = body.dump(2) + "\n";
   return r;
 }
 
-http::Response error(int status, const std::string& message) { return reply(status, json{{"error", message}}); }
+Response error(int status, const std::string& message) { return reply(status, json{{"error", message}}); }
 
 // Exactly `digits` hex digits (addresses: 10, network ids: 16); nullopt otherwise.
 std::optional<uint64_t> parse_fixed_hex(std::string_view s, size_t digits) {
@@ -55,7 +53,7 @@ bool is_orbiting(Backend& b, uint64_t moon_id) {
 }
 
 // /moon and /moon/<id>
-http::Response route_moon(Backend& b, const std::string& method, const std::vector<std::string_view>& seg) {
+Response route_moon(Backend& b, const std::string& method, const std::vector<std::string_view>& seg) {
   if (seg.size() == 1) {
     if (method != "GET") return error(405, "use GET /moon, or POST/DELETE /moon/<id>");
     json arr = json::array();
@@ -72,7 +70,7 @@ http::Response route_moon(Backend& b, const std::string& method, const std::vect
   return error(405, "unsupported method for /moon/<id>");
 }
 
-http::Response orbit(Backend& b, uint64_t id, const std::string& body) {
+Response orbit(Backend& b, uint64_t id, const std::string& body) {
   proto::Address seed = 0;
   if (!body.empty()) {
     json j = json::parse(body, nullptr, false);
@@ -90,7 +88,7 @@ http::Response orbit(Backend& b, uint64_t id, const std::string& body) {
   return reply(200, moon_json(id, b.moon_world(id)));
 }
 
-http::Response deorbit(Backend& b, uint64_t id) {
+Response deorbit(Backend& b, uint64_t id) {
   if (!is_orbiting(b, id)) return error(404, "not orbiting moon " + to_hex(id, 16));
   Status st = b.deorbit(id);
   if (!st.ok()) return error(400, "deorbit " + to_hex(id, 16) + " failed: " + st.error());
@@ -106,7 +104,7 @@ const json* find_network(const json& nets, const std::string& nwid) {
 
 // /network and /network/<nwid>: every VL2 request goes through here and the Backend's
 // join/leave/networks, so wiring virtual networks later touches only the Backend.
-http::Response route_network(Backend& b, const std::string& method, const std::vector<std::string_view>& seg,
+Response route_network(Backend& b, const std::string& method, const std::vector<std::string_view>& seg,
                              const std::string& body) {
   if (seg.size() == 1) {
     if (method != "GET") return error(405, "use GET /network, or POST/DELETE /network/<nwid>");
@@ -146,7 +144,7 @@ http::Response route_network(Backend& b, const std::string& method, const std::v
   return error(405, "unsupported method for /network/<nwid>");
 }
 
-http::Response route(Backend& b, const std::string& token, const http::Request& req) {
+Response route(Backend& b, const std::string& token, const Request& req) {
   std::string given = req.header(kAuthHeader);
   if (given.empty())
     if (auto it = req.query.find("auth"); it != req.query.end()) given = it->second;
@@ -213,36 +211,14 @@ std::string wire_version() {
          std::to_string(proto::kWireVersionRevision);
 }
 
-std::string random_token(size_t n) {
-  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-  std::string out;
-  while (out.size() < n) {
-    uint8_t buf[64];
-    crypto::random_bytes(buf, sizeof buf);
-    for (uint8_t c : buf) {
-      if (c >= 252) continue;  // 252 = 7 * 36: keeps the choice uniform
-      out.push_back(kAlphabet[c % 36]);
-      if (out.size() == n) break;
-    }
-  }
-  return out;
+std::string Request::header(std::string_view name) const {
+  std::string key(name);
+  for (auto& c : key) c = char(std::tolower(static_cast<unsigned char>(c)));
+  auto it = headers.find(key);
+  return it == headers.end() ? std::string() : it->second;
 }
 
-Result<std::string> load_or_create_token(const std::string& home) {
-  const std::string path = home + "/" + kTokenFile;
-  if (auto b = runtime::read_file(path)) {
-    std::string t(b->begin(), b->end());
-    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
-    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.erase(t.begin());
-    if (t.empty()) return err(path + " is empty");
-    return t;
-  }
-  std::string t = random_token();
-  if (!runtime::write_file_atomic(path, as_bytes(t), 0600)) return err("cannot write " + path);
-  return t;
-}
-
-http::Response handle(Backend& backend, const std::string& token, const http::Request& req) {
+Response handle(Backend& backend, const std::string& token, const Request& req) {
   try {
     return route(backend, token, req);
   } catch (const std::exception& e) {
@@ -435,4 +411,4 @@ std::string format_listnetworks(const json& nets) {
   return out;
 }
 
-}  // namespace zt::cli::api
+}  // namespace zt::service
