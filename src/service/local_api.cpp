@@ -13,10 +13,31 @@ namespace zt::service {
 
 namespace {
 
+// Typed field reads for the cli's rendering of an API answer: a missing field, a field of
+// another type or a non-object gives the default (json::value() would throw on those).
+std::string str_at(const json& j, const char* key, const std::string& def) {
+  if (!j.is_object()) return def;
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : def;
+}
+
+int64_t int_at(const json& j, const char* key, int64_t def) {
+  if (!j.is_object()) return def;
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : def;
+}
+
+bool bool_at(const json& j, const char* key, bool def) {
+  if (!j.is_object()) return def;
+  auto it = j.find(key);
+  return it != j.end() && it->is_boolean() ? it->get<bool>() : def;
+}
+
 Response reply(int status, const json& body) {
   Response r;
   r.status = status;
-  r.body = body.dump(2) + "\n";
+  // Invalid UTF-8 (e.g. echoed from a path) becomes U+FFFD instead of a throw.
+  r.body = body.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
   return r;
 }
 
@@ -98,7 +119,7 @@ Response deorbit(Backend& b, uint64_t id) {
 const json* find_network(const json& nets, const std::string& nwid) {
   if (!nets.is_array()) return nullptr;
   for (const auto& n : nets)
-    if (n.is_object() && (n.value("id", "") == nwid || n.value("nwid", "") == nwid)) return &n;
+    if (str_at(n, "id", "") == nwid || str_at(n, "nwid", "") == nwid) return &n;
   return nullptr;
 }
 
@@ -193,15 +214,16 @@ Response route(Backend& b, const std::string& token, const Request& req) {
 }
 
 std::string version_of(const json& p) {
-  const int maj = p.value("versionMajor", -1);
+  const int64_t maj = int_at(p, "versionMajor", -1);
   if (maj < 0) return "-";
-  return std::to_string(maj) + "." + std::to_string(p.value("versionMinor", 0)) + "." +
-         std::to_string(p.value("versionRev", 0));
+  return std::to_string(maj) + "." + std::to_string(int_at(p, "versionMinor", 0)) + "." +
+         std::to_string(int_at(p, "versionRev", 0));
 }
 
 std::string ago(const json& path, const char* key, int64_t now) {
-  const int64_t t = path.value(key, int64_t(0));
-  return t > 0 ? std::to_string(std::max<int64_t>(0, now - t)) : "-1";
+  const int64_t t = int_at(path, key, 0);
+  // t > 0 and now >= t: the difference cannot overflow.
+  return t > 0 && now >= t ? std::to_string(now - t) : t > 0 ? "0" : "-1";
 }
 
 }  // namespace
@@ -348,9 +370,9 @@ json network_json(const core::NetworkInfo& n) {
 }
 
 std::string format_info(const json& s) {
-  const bool online = s.value("online", false);
-  const char* state = !online ? "OFFLINE" : s.value("tcpFallbackActive", false) ? "TUNNELED" : "ONLINE";
-  return "200 info " + s.value("address", std::string("-")) + " " + s.value("version", std::string("-")) + " " +
+  const bool online = bool_at(s, "online", false);
+  const char* state = !online ? "OFFLINE" : bool_at(s, "tcpFallbackActive", false) ? "TUNNELED" : "ONLINE";
+  return "200 info " + str_at(s, "address", "-") + " " + str_at(s, "version", "-") + " " +
          state + "\n";
 }
 
@@ -361,12 +383,12 @@ std::string format_peers(const json& peers, int64_t now) {
     const json* best = nullptr;
     if (p.contains("paths") && p["paths"].is_array())
       for (const auto& x : p["paths"])
-        if (x.value("preferred", false) && x.value("active", false)) best = &x;
-    out += p.value("address", std::string("-")) + " " + version_of(p) + " " + p.value("role", std::string("LEAF")) +
-           " " + std::to_string(p.value("latency", -1)) + " ";
+        if (bool_at(x, "preferred", false) && bool_at(x, "active", false)) best = &x;
+    out += str_at(p, "address", "-") + " " + version_of(p) + " " + str_at(p, "role", "LEAF") + " " +
+           std::to_string(int_at(p, "latency", -1)) + " ";
     if (best)
       out += "DIRECT " + ago(*best, "lastSend", now) + " " + ago(*best, "lastReceive", now) + " " +
-             best->value("address", std::string("-"));
+             str_at(*best, "address", "-");
     else
       out += "RELAY -1 -1 -";
     out += "\n";
@@ -382,12 +404,12 @@ std::string format_listpeers(const json& peers, int64_t now) {
     if (p.contains("paths") && p["paths"].is_array())
       for (const auto& x : p["paths"]) {
         if (!paths.empty()) paths += ",";
-        paths += x.value("address", std::string("-")) + ";" + ago(x, "lastSend", now) + ";" +
+        paths += str_at(x, "address", "-") + ";" + ago(x, "lastSend", now) + ";" +
                  ago(x, "lastReceive", now);
       }
     if (paths.empty()) paths = "-";
-    out += "200 listpeers " + p.value("address", std::string("-")) + " " + paths + " " +
-           std::to_string(p.value("latency", -1)) + " " + version_of(p) + " " + p.value("role", std::string("LEAF")) +
+    out += "200 listpeers " + str_at(p, "address", "-") + " " + paths + " " +
+           std::to_string(int_at(p, "latency", -1)) + " " + version_of(p) + " " + str_at(p, "role", "LEAF") +
            "\n";
   }
   return out;

@@ -386,3 +386,24 @@ TEST(LocalApi, TokenFileIsCreatedOnceWithMode0600) {
   EXPECT_FALSE(runtime::load_or_create_auth_token(dir.string()).ok());
   std::filesystem::remove_all(dir);
 }
+
+// ---- hostile or odd input -------------------------------------------------------------------
+
+TEST(LocalApi, InvalidUtf8InThePathIsA400NotA500) {
+  FakeBackend b;
+  auto r = api::handle(b, kToken, req("GET", "/peer/\xff\xfe"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_TRUE(body_of(r).contains("error"));
+}
+
+TEST(LocalApi, CliTextToleratesOddShapes) {
+  // Fields of the wrong type, non-object rows: defaults, never an exception.
+  const json peers = json::parse(
+      R"([1, {"address":"x","latency":"slow","versionMajor":"a","paths":[{"preferred":true,"active":true,"lastSend":"x"}]}])");
+  EXPECT_NO_THROW(api::format_peers(peers, kNow));
+  EXPECT_NO_THROW(api::format_listpeers(peers, kNow));
+  EXPECT_NE(api::format_peers(peers, kNow).find("x - LEAF -1 DIRECT -1 -1 -\n"), std::string::npos)
+      << api::format_peers(peers, kNow);
+  EXPECT_EQ(api::format_info(json{{"online", "yes"}, {"address", 5}}), "200 info - - OFFLINE\n");
+  EXPECT_NO_THROW(api::format_listnetworks(json::parse(R"([2, {"nwid":1,"assignedAddresses":[1,"a"]}])")));
+}
