@@ -7,7 +7,7 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   python3 python3-cffi python3-pytest python3-scapy
-  iproute2
+  iproute2 curl
 )
 missing=()
 for p in "${PKGS[@]}"; do

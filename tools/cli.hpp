@@ -20,8 +20,6 @@ int cmd_node(const Args& args);   // cmd_node.cpp: a node with the local JSON AP
 int cmd_cli(const Args& args);    // cmd_cli.cpp: zerotier-cli style client of that API
 int cmd_bench(const Args& args);  // cmd_bench.cpp: `bench online` (start-up, RTT, memory)
 
-inline constexpr char kZtcoreVersion[] = "0.1.0";
-
 // Helpers shared by the commands.
 bool wants_help(const Args& args);
 // Reads a whole file; false (and message on stderr) on failure.

@@ -37,6 +37,7 @@
 #include "proto/verbs.hpp"
 #include "proto/vl2.hpp"
 #include "proto/world.hpp"
+#include "runtime/identity_store.hpp"
 #include "runtime/runtime.hpp"
 
 namespace zt::cli {
@@ -112,7 +113,7 @@ std::vector<proto::Identity> generate(size_t count, unsigned threads, double& ms
     pool.emplace_back([&] {
       for (size_t i; (i = next.fetch_add(1)) < count;) {
         const int64_t t0 = thread_cpu_us();
-        out[i] = proto::Identity::generate();
+        out[i] = runtime::generate_identity();
         total_us += thread_cpu_us() - t0;
       }
     });

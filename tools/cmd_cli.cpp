@@ -10,13 +10,15 @@
 #include <vector>
 
 #include "cli.hpp"
-#include "local_api.hpp"
-#include "local_http.hpp"
 #include "runtime/state.hpp"
+#include "service/local_api.hpp"
+#include "service/local_server.hpp"
 
 namespace zt::cli {
 
 namespace {
+
+namespace api = service;
 
 const char* kCliUsage =
     "usage: ztcore cli [--home DIR | -D DIR] [-p PORT] [-T TOKEN] [-j] <command> [args]\n"
@@ -166,7 +168,7 @@ int cmd_cli(const Args& args) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '/')
       return usage_error("bad argument in '" + target + "'");
 
-  auto res = http::request("127.0.0.1", uint16_t(port), method, target, {{api::kAuthHeader, o.token}}, body);
+  auto res = service::request("127.0.0.1", uint16_t(port), method, target, {{api::kAuthHeader, o.token}}, body);
   if (!res.ok()) {
     std::fprintf(stderr, "error: cannot reach the node's API at 127.0.0.1:%lu: %s\n", port, res.error().c_str());
     std::fprintf(stderr, "       is the node running%s%s?\n", o.home.empty() ? "" : " with --home ", o.home.c_str());

@@ -14,6 +14,7 @@
 #include "controller/http_api.hpp"
 #include "controller/sqlite_db.hpp"
 #include "runtime/runtime.hpp"
+#include "runtime/state.hpp"
 
 namespace zt::cli {
 
@@ -127,7 +128,7 @@ int cmd_controller(const Args& args) {
     std::fprintf(stderr, "error: %s\n", db.error().c_str());
     return 1;
   }
-  auto token = controller::load_or_create_auth_token(home);
+  auto token = runtime::load_or_create_auth_token(home);
   if (!token) {
     std::fprintf(stderr, "error: %s\n", token.error().c_str());
     return 1;

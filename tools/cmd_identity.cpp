@@ -11,6 +11,7 @@
 #include "cli.hpp"
 #include "crypto/crypto.hpp"
 #include "proto/identity.hpp"
+#include "runtime/identity_store.hpp"
 
 namespace zt::cli {
 namespace {
@@ -85,7 +86,7 @@ void wipe(std::string& s) {
 bool load_identity(const std::string& arg, Identity& out) {
   struct stat st {};
   if (::stat(arg.c_str(), &st) == 0) {
-    auto f = Identity::load_file(arg);
+    auto f = runtime::load_identity_file(arg);
     if (!f.ok()) {
       std::fprintf(stderr, "error: %s\n", f.error().c_str());
       return false;
@@ -109,20 +110,20 @@ bool load_identity(const std::string& arg, Identity& out) {
 int cmd_generate(const Args& a) {
   if (wants_help(a)) return std::fputs(kGenerateUsage, stdout), 0;
   if (a.size() > 2) return usage_error(kGenerateUsage, "too many arguments");
-  Identity id = Identity::generate();
+  Identity id = runtime::generate_identity();
   if (a.empty()) {
     std::string s = id.to_string(true);
     std::printf("%s\n", s.c_str());
     wipe(s);
     return 0;
   }
-  auto st = id.save_secret(a[0]);
+  auto st = runtime::save_identity_secret(id, a[0]);
   if (!st.ok()) {
     std::fprintf(stderr, "error: %s\n", st.error().c_str());
     return 1;
   }
   if (a.size() == 2) {
-    st = id.save_public(a[1]);
+    st = runtime::save_identity_public(id, a[1]);
     if (!st.ok()) {
       std::fprintf(stderr, "error: %s\n", st.error().c_str());
       return 1;

@@ -13,6 +13,7 @@
 #include "cli.hpp"
 #include "controller/embedded_controller.hpp"
 #include "proto/world.hpp"
+#include "runtime/identity_store.hpp"
 #include "runtime/runtime.hpp"
 
 namespace zt::cli {
@@ -48,7 +49,7 @@ std::vector<proto::Identity> generate_identities(size_t n) {
   const size_t workers = std::max(1u, std::thread::hardware_concurrency());
   for (size_t w = 0; w < workers; ++w)
     th.emplace_back([&, w] {
-      for (size_t i = w; i < n; i += workers) out[i] = proto::Identity::generate();
+      for (size_t i = w; i < n; i += workers) out[i] = runtime::generate_identity();
     });
   for (auto& t : th) t.join();
   return out;

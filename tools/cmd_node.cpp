@@ -26,17 +26,18 @@
 #include "base/hex.hpp"
 #include "cli.hpp"
 #include "crypto/crypto.hpp"
-#include "local_api.hpp"
-#include "local_http.hpp"
 #include "proto/world.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/state.hpp"
+#include "service/local_api.hpp"
+#include "service/local_server.hpp"
 
 namespace zt::cli {
 
 namespace {
 
 using proto::InetAddress;
+namespace api = service;
 
 const char* kRootUsage =
     "usage: ztcore root --home DIR [--port P] [--bind IP]... [--endpoint IP/PORT]...\n"
@@ -501,30 +502,33 @@ int run(const Args& args, bool root) {
   std::printf("%s %s started (UDP %s)\n", self, proto::address_to_string(node.address()).c_str(), udp.c_str());
   if (root) std::printf("planet %s/planet\n", o.home.c_str());
 
-  http::Server server;
+  std::unique_ptr<service::LocalServer> server;
   std::unique_ptr<NodeBackend> backend;
   const std::string port_file = o.home + "/" + api::kPortFile;
   if (!o.no_api) {
-    auto token = api::load_or_create_token(o.home);
+    auto token = runtime::load_or_create_auth_token(o.home);
     if (!token.ok()) {
       std::fprintf(stderr, "error: %s\n", token.error().c_str());
       return 1;
     }
     const uint16_t want = o.api_port.value_or(node.port());
-    auto bound = server.listen("127.0.0.1", want);
-    if (!bound.ok()) {
+    backend = std::make_unique<NodeBackend>(node, o.home, settings);
+    auto started = service::LocalServer::start(
+        "127.0.0.1", want,
+        [b = backend.get(), t = *token](const service::Request& req) { return service::handle(*b, t, req); });
+    if (!started.ok()) {
       std::fprintf(stderr, "error: local API: %s (choose another with --api-port N, or --no-api)\n",
-                   bound.error().c_str());
+                   started.error().c_str());
       return 1;
     }
-    const std::string port_text = std::to_string(*bound);
+    server = std::move(*started);
+    const uint16_t bound = server->port();
+    const std::string port_text = std::to_string(bound);
     if (!runtime::write_file_atomic(port_file, as_bytes(port_text), 0644)) {
       std::fprintf(stderr, "error: cannot write %s\n", port_file.c_str());
       return 1;
     }
-    backend = std::make_unique<NodeBackend>(node, o.home, settings);
-    server.start([b = backend.get(), t = *token](const http::Request& req) { return api::handle(*b, t, req); });
-    std::printf("local API http://127.0.0.1:%u/ (token in %s/%s)\n", unsigned(*bound), o.home.c_str(),
+    std::printf("local API http://127.0.0.1:%u/ (token in %s/%s)\n", unsigned(bound), o.home.c_str(),
                 api::kTokenFile);
   }
   for (uint64_t nwid : joined) std::printf("joined network %s\n", to_hex(nwid, 16).c_str());
@@ -532,7 +536,7 @@ int run(const Args& args, bool root) {
   int sig = 0;
   sigwait(&sigs, &sig);
   std::printf("%s: %s, stopping\n", timestamp().c_str(), sig == SIGINT ? "SIGINT" : "SIGTERM");
-  server.stop();
+  if (server) server->stop();
   if (!o.no_api) ::unlink(port_file.c_str());
   rt.remove_node(*h);
   return 0;

@@ -20,6 +20,7 @@
 #include "proto/fragment.hpp"
 #include "proto/packet.hpp"
 #include "proto/verbs.hpp"
+#include "runtime/identity_store.hpp"
 #include "wire_json.hpp"
 
 namespace zt::cli {
@@ -372,7 +373,7 @@ int decode(const Args& args) {
   }
   WireDecoder dec;
   for (const auto& f : id_files) {
-    auto id = Identity::load_file(f);
+    auto id = runtime::load_identity_file(f);
     if (!id) {
       std::fprintf(stderr, "error: identity %s: %s\n", f.c_str(), id.error().c_str());
       return 1;

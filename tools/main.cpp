@@ -5,6 +5,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "base/version.hpp"
 #include "cli.hpp"
 
 namespace zt::cli {
@@ -80,7 +81,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "--version" || cmd == "version") {
-    std::printf("ztcore %s (ZeroTier protocol 12)\n", zt::cli::kZtcoreVersion);
+    std::printf("ztcore %s (ZeroTier protocol 12)\n", zt::kZtcoreVersion);
     return 0;
   }
   zt::cli::Args args(argv + 2, argv + argc);

@@ -166,7 +166,7 @@ typedef void (*zt_network_cb)(zt_node* node, void* user, int op, const zt_networ
 typedef void (*zt_wire_cb)(zt_node* node, void* user, const zt_wire* wire);
 
 /* ---- Runtime ------------------------------------------------------------------------------ */
-ZT_API const char* zt_version(void); /* "0.1.0" */
+ZT_API const char* zt_version(void); /* the library version, "MAJOR.MINOR.PATCH" (e.g. "0.1.0") */
 ZT_API const char* zt_last_error(void);
 ZT_API zt_result zt_runtime_new(zt_runtime** out);
 /* Stops every node of the runtime (state kept), then the thread. Node handles of this runtime

@@ -11,6 +11,8 @@
 #include "capi/capi_internal.hpp"
 #include "crypto/crypto.hpp"
 #include "proto/identity.hpp"
+#include "base/version.hpp"
+#include "runtime/identity_store.hpp"
 
 using namespace zt;
 using namespace zt::capi;
@@ -35,20 +37,28 @@ zt_result check_node(zt_node* n) {
   return ZT_OK;
 }
 
+zt_result result_of(ErrorKind kind, zt_result invalid) {
+  switch (kind) {
+    case ErrorKind::NotFound: return ZT_ERR_NOT_FOUND;
+    case ErrorKind::Io: return ZT_ERR_IO;
+    case ErrorKind::State: return ZT_ERR_STATE;
+    case ErrorKind::TooLarge: return ZT_ERR_TOO_LARGE;
+    case ErrorKind::Internal: return ZT_ERR_INTERNAL;
+    case ErrorKind::InvalidArgument: break;
+  }
+  return invalid;
+}
+
 zt_result from_status(const Status& st, zt_result other) {
   if (st.ok()) return ZT_OK;
-  const std::string& m = st.error();
-  if (m.find("is not joined") != std::string::npos) return fail(ZT_ERR_NOT_FOUND, m);
-  if (m.find("exceeds") != std::string::npos || m.find("too large") != std::string::npos)
-    return fail(ZT_ERR_TOO_LARGE, m);
-  return fail(other, m);
+  return fail(result_of(st.kind(), other), st.error());
 }
 
 }  // namespace zt::capi
 
 extern "C" {
 
-const char* zt_version(void) { return "0.1.0"; }
+const char* zt_version(void) { return kZtcoreVersion; }
 const char* zt_last_error(void) { return g_last_error.c_str(); }
 
 zt_result zt_runtime_new(zt_runtime** out) {
@@ -216,9 +226,7 @@ zt_result zt_node_new(zt_runtime* rt, const zt_node_options* o, zt_node** out) {
         std::lock_guard lk(ctl->mu);
         ctl->claimed = false;
       }
-      const std::string& m = h.error();
-      const bool io = m.find("bind") != std::string::npos || m.find("cannot") != std::string::npos;
-      return fail(io ? ZT_ERR_IO : ZT_ERR_INVALID_ARGUMENT, m);
+      return fail(result_of(h.kind()), h.error());
     }
     node->h = *h;
     if (ctl) {
@@ -319,7 +327,6 @@ zt_result zt_node_send_user_message(zt_node* node, uint64_t dest, uint64_t type_
   if (dest == 0 || proto::address_reserved(dest)) return fail(ZT_ERR_INVALID_ARGUMENT, "invalid destination address");
   return guarded([&] {
     auto st = node->h->send_user_message(dest, type_id, ByteSpan(static_cast<const uint8_t*>(data), len));
-    if (!st.ok() && st.error().find("too large") != std::string::npos) return fail(ZT_ERR_TOO_LARGE, st.error());
     return from_status(st);
   });
 }
@@ -351,7 +358,7 @@ zt_result zt_identity_generate(char* buf, size_t cap) {
   if (!buf) return fail(ZT_ERR_INVALID_ARGUMENT, "null buffer");
   return guarded([&] {
     crypto::init();
-    std::string s = proto::Identity::generate().to_string(true);
+    std::string s = runtime::generate_identity().to_string(true);
     if (s.size() + 1 > cap) return fail(ZT_ERR_TOO_LARGE, "buffer too small (need " + std::to_string(s.size() + 1) + ")");
     std::memcpy(buf, s.c_str(), s.size() + 1);
     return ZT_OK;

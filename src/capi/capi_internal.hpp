@@ -73,8 +73,10 @@ zt_result guarded(F&& f) {
 // thread (callbacks run there and the core is not reentrant).
 zt_result check_node(zt_node* n);
 
-// Maps a core Status to a result: "not joined" → NOT_FOUND, "exceeds"/"too large" →
-// TOO_LARGE, anything else → `other`.
+// The zt_result for an error kind (NotFound → NOT_FOUND, Io → IO, State → STATE, TooLarge →
+// TOO_LARGE, Internal → INTERNAL); InvalidArgument, the kind of a plain err("..."), → `invalid`.
+zt_result result_of(ErrorKind kind, zt_result invalid = ZT_ERR_INVALID_ARGUMENT);
+// Sets the last error from a Status and returns its result (result_of its kind; ZT_OK if ok).
 zt_result from_status(const Status& st, zt_result other = ZT_ERR_INVALID_ARGUMENT);
 
 // Fills a zt_network_info from the core's view (arrays truncated at their maximum).

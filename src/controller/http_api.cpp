@@ -1,20 +1,12 @@
 // HTTP JSON API over cpp-httplib: authentication and transport; the routes are api_router.cpp.
 #include "controller/http_api.hpp"
 
-#include <fcntl.h>
 #include <httplib.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "controller/api_router.hpp"
-#include "crypto/crypto.hpp"
 
 namespace zt::controller {
 
@@ -127,36 +119,6 @@ std::string HttpApi::url() const {
   std::string host = impl_->cfg.bind;
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
   return "http://" + host + ":" + std::to_string(impl_->port);
-}
-
-Result<std::string> load_or_create_auth_token(const std::string& home) {
-  std::string path = home + "/authtoken.secret";
-  auto trim = [](std::string s) {
-    size_t a = s.find_first_not_of(" \t\r\n"), b = s.find_last_not_of(" \t\r\n");
-    return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
-  };
-  {
-    std::ifstream in(path);
-    if (in) {
-      std::stringstream ss;
-      ss << in.rdbuf();
-      std::string tok = trim(ss.str());
-      if (tok.empty()) return err(path + " is empty");
-      return tok;
-    }
-  }
-  static const char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-  std::string tok;
-  uint8_t rnd[24];
-  crypto::random_bytes(rnd, sizeof rnd);
-  for (uint8_t b : rnd) tok.push_back(kAlphabet[b % 36]);
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return err("cannot create " + path + ": " + std::strerror(errno));
-  bool ok = ::write(fd, tok.data(), tok.size()) == ssize_t(tok.size());
-  ::fchmod(fd, 0600);
-  ::close(fd);
-  if (!ok) return err("cannot write " + path);
-  return tok;
 }
 
 }  // namespace zt::controller

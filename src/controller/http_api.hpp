@@ -52,8 +52,4 @@ class HttpApi {
   std::unique_ptr<Impl> impl_;
 };
 
-// Reads `home`/authtoken.secret (surrounding whitespace ignored), creating it with a random
-// 24-character token and mode 0600 if missing.
-Result<std::string> load_or_create_auth_token(const std::string& home);
-
 }  // namespace zt::controller

@@ -110,7 +110,7 @@ Status Vl2::join(int64_t now, uint64_t nwid) {
 
 Status Vl2::leave(int64_t now, uint64_t nwid) {
   Network* net = find(nwid);
-  if (!net) return err("network " + to_hex(nwid, 16) + " is not joined");
+  if (!net) return err(ErrorKind::NotFound, "network " + to_hex(nwid, 16) + " is not joined");
   notify(*net, NetworkOp::Destroy);
   n_.host.state_put(StateObject::NetworkConfig, nwid, {});
   nets_.erase(nwid);
@@ -511,13 +511,13 @@ bool Vl2::filter(int64_t now, Network& net, bool inbound, Address zt_src, Addres
 
 Status Vl2::send_frame(int64_t now, uint64_t nwid, Mac src, Mac dst, uint16_t ethertype, uint16_t vlan, ByteSpan data) {
   Network* netp = find(nwid);
-  if (!netp) return err("network " + to_hex(nwid, 16) + " is not joined");
+  if (!netp) return err(ErrorKind::NotFound, "network " + to_hex(nwid, 16) + " is not joined");
   Network& net = *netp;
   if (!net.config) {
     trace("frame on " + to_hex(nwid, 16) + " dropped: no network config yet");
     return ok_status();
   }
-  if (data.size() > net.config->mtu) return err("frame of " + std::to_string(data.size()) + " bytes exceeds the network MTU " + std::to_string(net.config->mtu));
+  if (data.size() > net.config->mtu) return err(ErrorKind::TooLarge, "frame of " + std::to_string(data.size()) + " bytes exceeds the network MTU " + std::to_string(net.config->mtu));
   const Mac mine = net.mac(self());
   const bool bridged = src != mine;
   if (bridged && !net.am_bridge(self())) {
@@ -705,7 +705,7 @@ void Vl2::announce(int64_t now, Network& net, const std::vector<MulticastGroup>&
 
 Status Vl2::subscribe(int64_t now, uint64_t nwid, const MulticastGroup& g) {
   Network* net = find(nwid);
-  if (!net) return err("network " + to_hex(nwid, 16) + " is not joined");
+  if (!net) return err(ErrorKind::NotFound, "network " + to_hex(nwid, 16) + " is not joined");
   if (!net->subscriptions.insert(g).second) return ok_status();
   for (Address u : upstream_set(*net)) announce(now, *net, {g}, u);
   auto ups = upstream_set(*net);
@@ -718,7 +718,7 @@ Status Vl2::subscribe(int64_t now, uint64_t nwid, const MulticastGroup& g) {
 
 Status Vl2::unsubscribe(int64_t now, uint64_t nwid, const MulticastGroup& g) {
   Network* net = find(nwid);
-  if (!net) return err("network " + to_hex(nwid, 16) + " is not joined");
+  if (!net) return err(ErrorKind::NotFound, "network " + to_hex(nwid, 16) + " is not joined");
   net->subscriptions.erase(g);
   return ok_status();
 }

@@ -1014,7 +1014,7 @@ Status Node::deorbit(int64_t now, uint64_t moon_id) {
 Status Node::send_user_message(int64_t now, Address dest, uint64_t type_id, ByteSpan data) {
   auto& I = *impl_;
   if (dest == I.self.address()) return err("cannot send a user message to ourselves");
-  if (data.size() > kMaxPayloadSize - 8) return err("user message too large (max " + std::to_string(kMaxPayloadSize - 8) + " bytes)");
+  if (data.size() > kMaxPayloadSize - 8) return err(ErrorKind::TooLarge, "user message too large (max " + std::to_string(kMaxPayloadSize - 8) + " bytes)");
   UserMessage um;
   um.type_id = type_id;
   um.data = data;

@@ -1,14 +1,7 @@
 // ZeroTier identity (type 0), PROTOCOL.md §1.
 #include "proto/identity.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 
 #include "base/hex.hpp"
 
@@ -20,45 +13,6 @@ constexpr uint8_t kDifficulty = 17;  // §1.2: d[0] < 17
 
 Address address_from_digest(const crypto::Sha512Digest& d) { return load_be(d.data() + 59, 5); }
 
-void wipe(std::string& s) {
-  if (!s.empty()) crypto::secure_zero(s.data(), s.size());
-  s.clear();
-}
-
-// Writes all of `data` to `fd`; false with errno set on failure.
-bool write_all(int fd, const char* data, size_t n) {
-  while (n) {
-    ssize_t w = ::write(fd, data, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data += w;
-    n -= size_t(w);
-  }
-  return true;
-}
-
-Status write_text_file(const std::string& path, const std::string& text, bool secret) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, secret ? 0600 : 0644);
-  if (fd < 0) return err("cannot open " + path + ": " + std::strerror(errno));
-  // A pre-existing file keeps its old mode through open(); force 0600 for secrets before
-  // any secret byte is written (O_TRUNC already emptied it).
-  if (secret && ::fchmod(fd, 0600) != 0) {
-    int e = errno;
-    ::close(fd);
-    return err("cannot chmod " + path + ": " + std::strerror(e));
-  }
-  bool ok = write_all(fd, text.data(), text.size());
-  int e = errno;
-  if (::close(fd) != 0 && ok) {
-    ok = false;
-    e = errno;
-  }
-  if (!ok) return err("cannot write " + path + ": " + std::strerror(e));
-  return ok_status();
-}
-
 }  // namespace
 
 bool address_reserved(Address a) { return a == 0 || (a >> 32) == 0xff; }
@@ -67,10 +21,6 @@ std::string address_to_string(Address a) { return to_hex(a & 0xffffffffffull, 10
 
 crypto::Sha512Digest Identity::memory_hard_hash(const crypto::PublicKey& pub) {
   return crypto::identity_memory_hard_hash(pub);
-}
-
-Identity Identity::generate() {
-  return generate([](uint8_t* p, size_t n) { crypto::random_bytes(p, n); });
 }
 
 Identity Identity::generate(const std::function<void(uint8_t*, size_t)>& rand) {
@@ -162,24 +112,6 @@ Result<Identity> Identity::read(Reader& r) {
   return id;
 }
 
-Result<Identity> Identity::load_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return err("cannot read " + path + ": " + std::strerror(errno));
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) {
-    wipe(text);
-    return err("cannot read " + path);
-  }
-  size_t end = text.size();
-  while (end && (text[end - 1] == ' ' || text[end - 1] == '\t' || text[end - 1] == '\r' ||
-                 text[end - 1] == '\n'))
-    --end;
-  auto r = parse(std::string_view(text).substr(0, end));
-  wipe(text);
-  if (!r) return err(path + ": " + r.error());
-  return r;
-}
-
 std::string Identity::to_string(bool with_private) const {
   std::string s = address_to_string(address_);
   s += ":0:";
@@ -198,18 +130,6 @@ void Identity::write(Writer& w, bool with_private) const {
   } else {
     w.u8(0);
   }
-}
-
-Status Identity::save_secret(const std::string& path) const {
-  if (!has_private_) return err("identity has no private key");
-  std::string text = to_string(true);
-  Status s = write_text_file(path, text, true);
-  wipe(text);
-  return s;
-}
-
-Status Identity::save_public(const std::string& path) const {
-  return write_text_file(path, to_string(false), false);
 }
 
 std::string Identity::validate_reason() const {

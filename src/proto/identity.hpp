@@ -30,26 +30,20 @@ class Identity {
  public:
   Identity() = default;
 
-  // Generates a new identity (§1.2 generation loop). `rand` fills bytes; defaults to the
-  // OS source. Takes from tens of ms to a second or so.
-  static Identity generate();
-  // Same with an injected random source (fills n bytes at p), e.g. for deterministic tests.
+  // Generates a new identity (§1.2 generation loop) from the injected random source (fills
+  // n bytes at p). Takes from tens of ms to a second or so. Pure: the OS random source and
+  // identity files are the runtime's (runtime/identity_store.hpp).
   static Identity generate(const std::function<void(uint8_t*, size_t)>& rand);
 
   // Text form (§1.4): "addr:0:pub[:priv]". Structural checks only (no validate()).
   static Result<Identity> parse(std::string_view text);
   // Binary form (§1.3), consuming exactly its bytes from r.
   static Result<Identity> read(Reader& r);
-  // Identity from a file holding the text form (trailing whitespace ignored).
-  static Result<Identity> load_file(const std::string& path);
 
   // Text form; with_private only if has_private().
   std::string to_string(bool with_private = false) const;
   // Binary form (§1.3): public form unless with_private and has_private().
   void write(Writer& w, bool with_private = false) const;
-  // Writes the secret text form to `path` with mode 0600 (created or truncated).
-  Status save_secret(const std::string& path) const;
-  Status save_public(const std::string& path) const;
 
   // §1.2 full check: derived hash has d[0] < 17, matches the address, address not reserved.
   // If the private key is present it must also produce the public key.

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "crypto/crypto.hpp"
+#include "runtime/identity_store.hpp"
 
 namespace zt::runtime {
 
@@ -43,11 +44,11 @@ Result<proto::Identity> load_or_create_identity(StateStore& store) {
     if (!id->validate()) return err("stored identity.secret does not validate: " + id->validate_reason());
     return *id;
   }
-  proto::Identity id = proto::Identity::generate();
+  proto::Identity id = runtime::generate_identity();
   std::string sec = id.to_string(true), pub = id.to_string(false);
   if (!store.put(core::StateObject::IdentitySecret, 0, as_bytes(sec)) ||
       !store.put(core::StateObject::IdentityPublic, 0, as_bytes(pub)))
-    return err("cannot store the new identity");
+    return err(ErrorKind::Io, "cannot store the new identity");
   return id;
 }
 
@@ -380,7 +381,7 @@ size_t Runtime::node_count() {
 static Result<int> open_udp(const InetAddress& bind_addr, uint16_t port) {
   const int fam = bind_addr.is_v4() ? AF_INET : AF_INET6;
   int fd = ::socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return err(std::string("socket: ") + std::strerror(errno));
+  if (fd < 0) return err(ErrorKind::Io, std::string("socket: ") + std::strerror(errno));
   int one = 1;
   if (fam == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   int bufsz = 4 << 20;
@@ -393,7 +394,7 @@ static Result<int> open_udp(const InetAddress& bind_addr, uint16_t port) {
   if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), sl) != 0) {
     std::string e = "bind " + a.to_string() + ": " + std::strerror(errno);
     ::close(fd);
-    return err(e);
+    return err(ErrorKind::Io, e);
   }
   return fd;
 }
@@ -469,12 +470,12 @@ Result<std::shared_ptr<NodeHandle>> Runtime::add_node(NodeConfig cfg) {
   impl->cfg = std::move(cfg);
 
   NodeHandle::Impl* raw = impl.get();
-  std::string error;
+  std::optional<Error> error;
   call([&] {
     const int64_t now = now_ms();
     auto node = core::Node::create(*raw, opts, now);
     if (!node.ok()) {
-      error = node.error();
+      error = node.take_error();
       return;
     }
     raw->node = std::move(node.value());
@@ -491,9 +492,9 @@ Result<std::shared_ptr<NodeHandle>> Runtime::add_node(NodeConfig cfg) {
     }
     impl_->nodes.push_back(raw);
   });
-  if (!error.empty()) {
+  if (error) {
     for (auto& s : raw->sockets) ::close(s.fd);
-    return err(error);
+    return *error;
   }
   auto h = std::make_shared<NodeHandle>(std::move(impl), *this);
   h->address_ = raw->identity.address();

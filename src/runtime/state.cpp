@@ -4,12 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 
 #include "base/hex.hpp"
+#include "crypto/crypto.hpp"
 
 namespace zt::runtime {
 
@@ -33,20 +35,30 @@ bool write_file_atomic(const std::string& path, ByteSpan data, unsigned mode) {
   const std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return false;
-  ::fchmod(fd, mode);
+  // A left-over temp file keeps its old mode through open(); set ours before any byte of a
+  // secret is written.
+  auto fail = [&] {
+    const int e = errno;
+    if (fd >= 0) ::close(fd);
+    ::unlink(tmp.c_str());
+    errno = e;
+    return false;
+  };
+  if (::fchmod(fd, mode) != 0) return fail();
   size_t off = 0;
   while (off < data.size()) {
     ssize_t n = ::write(fd, data.data() + off, data.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return false;
+      return fail();
     }
     off += size_t(n);
   }
-  if (::close(fd) != 0) return false;
-  return ::rename(tmp.c_str(), path.c_str()) == 0;
+  const int rc = ::close(fd);
+  fd = -1;
+  if (rc != 0) return fail();
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail();
+  return true;
 }
 
 std::optional<Bytes> read_file(const std::string& path) {
@@ -55,10 +67,41 @@ std::optional<Bytes> read_file(const std::string& path) {
   return Bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
+std::string random_token(size_t n) {
+  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::string out;
+  while (out.size() < n) {
+    uint8_t buf[64];
+    crypto::random_bytes(buf, sizeof buf);
+    for (uint8_t c : buf) {
+      if (c >= 252) continue;  // 252 = 7 * 36: keeps the choice uniform
+      out.push_back(kAlphabet[c % 36]);
+      if (out.size() == n) break;
+    }
+  }
+  return out;
+}
+
+Result<std::string> load_or_create_auth_token(const std::string& home) {
+  const std::string path = home + "/" + kAuthTokenFile;
+  if (auto b = read_file(path)) {
+    std::string t(b->begin(), b->end());
+    crypto::secure_zero(b->data(), b->size());
+    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
+    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.erase(t.begin());
+    if (t.empty()) return err(ErrorKind::State, path + " is empty");
+    return t;
+  }
+  std::string t = random_token();
+  if (!write_file_atomic(path, as_bytes(t), 0600))
+    return err(ErrorKind::Io, "cannot write " + path + ": " + std::strerror(errno));
+  return t;
+}
+
 Result<std::unique_ptr<FileStateStore>> FileStateStore::open(const std::string& home) {
   if (home.empty()) return err("empty home directory path");
   if (::mkdir(home.c_str(), 0700) != 0 && errno != EEXIST)
-    return err("cannot create " + home + ": " + std::strerror(errno));
+    return err(ErrorKind::Io, "cannot create " + home + ": " + std::strerror(errno));
   struct stat st {};
   if (::stat(home.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return err(home + " is not a directory");
   for (const char* sub : {"/moons.d", "/peers.d", "/networks.d"}) ::mkdir((home + sub).c_str(), 0700);

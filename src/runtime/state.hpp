@@ -49,8 +49,19 @@ class FileStateStore final : public StateStore {
   std::string home_;
 };
 
-// Writes a file atomically (temp + rename) with the given mode.
+// Writes a file atomically (temp + rename) with the given mode (also forced on a left-over
+// temp file). False with errno set on failure; the temp file is then removed.
 bool write_file_atomic(const std::string& path, ByteSpan data, unsigned mode);
 std::optional<Bytes> read_file(const std::string& path);
+
+// The local APIs' auth token (node API and controller API): <home>/authtoken.secret, 0600.
+inline constexpr char kAuthTokenFile[] = "authtoken.secret";
+inline constexpr size_t kAuthTokenLength = 24;
+// Random token of `n` characters from [a-z0-9], uniform (OS random source).
+std::string random_token(size_t n = kAuthTokenLength);
+// Reads <home>/authtoken.secret (surrounding whitespace ignored), or creates it with a new
+// random token, mode 0600, written atomically. Errors: the file exists but is empty (State),
+// or it cannot be written (Io).
+Result<std::string> load_or_create_auth_token(const std::string& home);
 
 }  // namespace zt::runtime

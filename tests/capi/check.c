@@ -26,7 +26,7 @@ int main(void) {
   uint64_t addr = 0;
   char secret[300];
 
-  CHECK(strcmp(zt_version(), "0.1.0") == 0);
+  CHECK(strcmp(zt_version(), ZTCORE_EXPECTED_VERSION) == 0); /* CMake project(VERSION) */
   CHECK(zt_runtime_new(&rt) == ZT_OK);
   zt_node_options_init(&o);
   o.port = 0;

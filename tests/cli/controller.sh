@@ -5,7 +5,8 @@
 # Usage: controller.sh ZTCORE_BINARY VECTORS_DIR
 set -euo pipefail
 bin=$1
-command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 0; }
+# curl is a test dependency (scripts/install-deps.sh): missing it is a failure, not a skip.
+command -v curl >/dev/null || { echo "FAIL: curl not installed (run scripts/install-deps.sh)"; exit 1; }
 home=$(mktemp -d)
 pid=
 cleanup() {

@@ -13,6 +13,7 @@
 #include "core/membership.hpp"
 #include "proto/credentials.hpp"
 #include "proto/identity.hpp"
+#include "runtime/identity_store.hpp"
 #include "proto/netconf.hpp"
 
 namespace zt::test {
@@ -26,7 +27,7 @@ inline Bytes read_vector_file(const std::string& name) {
 }
 
 inline proto::Identity vector_identity(const std::string& name) {
-  auto id = proto::Identity::load_file(std::string(ZTCORE_VECTORS_DIR) + "/" + name);
+  auto id = runtime::load_identity_file(std::string(ZTCORE_VECTORS_DIR) + "/" + name);
   EXPECT_TRUE(id) << name << ": " << (id ? "" : id.error());
   return id ? *id : proto::Identity{};
 }

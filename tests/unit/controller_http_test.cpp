@@ -340,20 +340,6 @@ TEST_F(ControllerHttp, StopIsCleanAndIdempotent) {
   EXPECT_FALSE(c.Get("/controller"));
 }
 
-TEST(ControllerHttpToken, CreatedOnceWithMode0600) {
-  std::string dir = temp_dir();
-  auto t1 = load_or_create_auth_token(dir);
-  ASSERT_TRUE(t1) << t1.error();
-  EXPECT_EQ(t1->size(), 24u);
-  struct stat sb;
-  ASSERT_EQ(::stat((dir + "/authtoken.secret").c_str(), &sb), 0);
-  EXPECT_EQ(sb.st_mode & 0777, 0600u);
-  auto t2 = load_or_create_auth_token(dir);
-  ASSERT_TRUE(t2);
-  EXPECT_EQ(*t1, *t2);
-  std::filesystem::remove_all(dir);
-}
-
 TEST(ControllerHttpToken, StartRefusesAnEmptyToken) {
   MemoryControllerDb db;
   EmbeddedController ctl(db);

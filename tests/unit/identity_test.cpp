@@ -15,6 +15,7 @@
 
 #include "base/hex.hpp"
 #include "proto/identity.hpp"
+#include "runtime/identity_store.hpp"
 
 using namespace zt;
 using zt::proto::Identity;
@@ -129,8 +130,8 @@ TEST(IdentityVectors, SessionIdentityFilesMatchIdentitiesTxt) {
       {"root", "root"}, {"controller", "ctrl"}, {"nodea", "nodea"}, {"nodeb", "nodeb"}};
   for (const auto& [file, label] : files) {
     SCOPED_TRACE(file);
-    auto sec = Identity::load_file(kVectors + "/" + file + ".identity.secret");
-    auto pub = Identity::load_file(kVectors + "/" + file + ".identity.public");
+    auto sec = runtime::load_identity_file(kVectors + "/" + file + ".identity.secret");
+    auto pub = runtime::load_identity_file(kVectors + "/" + file + ".identity.public");
     ASSERT_TRUE(sec.ok()) << sec.error();
     ASSERT_TRUE(pub.ok()) << pub.error();
     EXPECT_EQ(sec->to_string(true), vectors().find(label)->at("secret"));
@@ -343,7 +344,7 @@ TEST(IdentityParse, ReservedAddresses) {
 // ---- Generation and files -----------------------------------------------------------------
 
 TEST(IdentityGenerate, ProducesValidIdentity) {
-  Identity id = Identity::generate();
+  Identity id = runtime::generate_identity();
   EXPECT_TRUE(id.has_private());
   EXPECT_FALSE(proto::address_reserved(id.address()));
   EXPECT_TRUE(id.validate()) << id.validate_reason();
@@ -376,48 +377,48 @@ TEST(IdentityFiles, SaveSecretIs0600AndLoads) {
     o << std::string(400, 'x');
   }
   ::chmod(path.c_str(), 0644);
-  ASSERT_TRUE(id.save_secret(path).ok());
+  ASSERT_TRUE(runtime::save_identity_secret(id, path).ok());
   struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_EQ(slurp(path), id.to_string(true));
-  auto back = Identity::load_file(path);
+  auto back = runtime::load_identity_file(path);
   ASSERT_TRUE(back.ok()) << back.error();
   EXPECT_EQ(back->to_string(true), id.to_string(true));
   std::remove(path.c_str());
   // Fresh file.
-  ASSERT_TRUE(id.save_secret(path).ok());
+  ASSERT_TRUE(runtime::save_identity_secret(id, path).ok());
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   std::remove(path.c_str());
   // No private key: refused.
   Identity pub = must_parse(id.to_string());
-  EXPECT_FALSE(pub.save_secret(path).ok());
+  EXPECT_FALSE(runtime::save_identity_secret(pub, path).ok());
   EXPECT_FALSE(std::filesystem::exists(path));
 }
 
 TEST(IdentityFiles, SavePublicAndLoadWithTrailingWhitespace) {
   Identity id = must_parse(vectors().find("nodeb")->at("secret"));
   std::string path = tmp_path("public");
-  ASSERT_TRUE(id.save_public(path).ok());
+  ASSERT_TRUE(runtime::save_identity_public(id, path).ok());
   EXPECT_EQ(slurp(path), id.to_string());
   {
     std::ofstream o(path);
     o << id.to_string() << " \r\n\n\t";
   }
-  auto back = Identity::load_file(path);
+  auto back = runtime::load_identity_file(path);
   ASSERT_TRUE(back.ok()) << back.error();
   EXPECT_EQ(back->to_string(true), id.to_string());
   {
     std::ofstream o(path);
     o << id.to_string() << "\ngarbage";
   }
-  EXPECT_FALSE(Identity::load_file(path).ok());
+  EXPECT_FALSE(runtime::load_identity_file(path).ok());
   std::remove(path.c_str());
-  auto missing = Identity::load_file(path);
+  auto missing = runtime::load_identity_file(path);
   EXPECT_FALSE(missing.ok());
   EXPECT_NE(missing.error().find(path), std::string::npos);
-  EXPECT_FALSE(id.save_public("/nonexistent-dir/x/y").ok());
+  EXPECT_FALSE(runtime::save_identity_public(id, "/nonexistent-dir/x/y").ok());
 }
 
 TEST(IdentityKeys, NoPrivateKeyMeansNoSignatureAndNoKey) {

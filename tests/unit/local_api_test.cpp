@@ -1,6 +1,6 @@
-// The local JSON API (routing, auth, zerotier-one shapes), the zerotier-cli text rendering and
-// the small HTTP layer under them. The tool sources are compiled into this test directly: they
-// are not a library target (tools/ builds only the `ztcore` executable).
+// The local JSON API (service/local_api: routing, auth, zerotier-one shapes), the zerotier-cli
+// text rendering, its cpp-httplib transport (service/local_server) and the auth token file
+// (runtime/state).
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
@@ -8,11 +8,15 @@
 
 #include <filesystem>
 
-#include "../../tools/local_api.cpp"
-#include "../../tools/local_http.cpp"
+#include "base/hex.hpp"
+#include "base/version.hpp"
+#include "runtime/state.hpp"
+#include "service/local_api.hpp"
+#include "service/local_server.hpp"
 
 using namespace zt;
-using namespace zt::cli;
+namespace api = zt::service;
+namespace http = zt::service;
 using api::json;
 
 namespace {
@@ -92,60 +96,62 @@ json body_of(const http::Response& r) { return json::parse(r.body); }
 
 }  // namespace
 
-// ---- HTTP parsing ---------------------------------------------------------------------------
-
-TEST(LocalHttp, ParsesRequestLineQueryHeadersAndBody) {
-  http::Request r;
-  const std::string raw =
-      "POST /moon/000000deadbeef00?auth=a%2Bb&x=1+2 HTTP/1.1\r\nHost: x\r\nX-ZT1-Auth:  tok \r\n"
-      "Content-Length: 4\r\n\r\n{}xx";
-  ASSERT_EQ(http::parse_request(raw, r), http::Parse::Complete);
-  EXPECT_EQ(r.method, "POST");
-  EXPECT_EQ(r.path, "/moon/000000deadbeef00");
-  EXPECT_EQ(r.query["auth"], "a+b");
-  EXPECT_EQ(r.query["x"], "1 2");
-  EXPECT_EQ(r.header("X-ZT1-AUTH"), "tok");
-  EXPECT_EQ(r.body, "{}xx");
-}
-
-TEST(LocalHttp, IncompleteAndMalformedRequests) {
-  http::Request r;
-  EXPECT_EQ(http::parse_request("GET /status HTTP/1.1\r\nHost: x\r\n", r), http::Parse::Incomplete);
-  EXPECT_EQ(http::parse_request("POST /x HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc", r), http::Parse::Incomplete);
-  EXPECT_EQ(http::parse_request("GET /status\r\n\r\n", r), http::Parse::Bad);
-  EXPECT_EQ(http::parse_request("GET status HTTP/1.1\r\n\r\n", r), http::Parse::Bad);
-  EXPECT_EQ(http::parse_request("get /status HTTP/1.1\r\n\r\n", r), http::Parse::Bad);
-  EXPECT_EQ(http::parse_request("GET /status HTTP/2\r\n\r\n", r), http::Parse::Bad);
-  EXPECT_EQ(http::parse_request("GET /st%zzatus HTTP/1.1\r\n\r\n", r), http::Parse::Bad);
-  EXPECT_EQ(http::parse_request("GET /s%4 HTTP/1.1\r\n\r\n", r), http::Parse::Bad);
-  EXPECT_EQ(http::parse_request("GET / HTTP/1.1\r\nno colon\r\n\r\n", r), http::Parse::Bad);
-  EXPECT_EQ(http::parse_request("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", r), http::Parse::Bad);
-  EXPECT_EQ(http::parse_request("POST / HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n", r), http::Parse::Bad);
-  EXPECT_EQ(http::parse_request("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", r), http::Parse::Bad);
-  EXPECT_EQ(http::parse_request(std::string(http::kMaxHead + 1, 'A'), r), http::Parse::Bad);
-}
+// ---- Transport (cpp-httplib) ----------------------------------------------------------------
 
 TEST(LocalHttp, ServerAndClientRoundTripOnLoopback) {
-  http::Server s;
-  auto port = s.listen("127.0.0.1", 0);
-  ASSERT_TRUE(port.ok()) << port.error();
-  s.start([](const http::Request& r) {
+  auto s = http::LocalServer::start("127.0.0.1", 0, [](const http::Request& r) {
     http::Response out;
     out.status = r.path == "/echo" ? 200 : 404;
-    out.body = r.method + " " + r.path + " " + r.header("x-zt1-auth") + " " + r.body;
+    auto q = r.query.find("auth");
+    out.body = r.method + " " + r.path + " " + r.header("X-ZT1-AUTH") + " " +
+               (q == r.query.end() ? "-" : q->second) + " " + r.body;
     return out;
   });
-  auto res = http::request("127.0.0.1", *port, "POST", "/echo", {{"X-ZT1-Auth", "t"}}, "{\"a\":1}");
+  ASSERT_TRUE(s.ok()) << s.error();
+  const uint16_t port = (*s)->port();
+  ASSERT_NE(port, 0);
+  auto res = http::request("127.0.0.1", port, "POST", "/echo", {{"X-ZT1-Auth", "t"}}, "{\"a\":1}");
   ASSERT_TRUE(res.ok()) << res.error();
   EXPECT_EQ(res->status, 200);
-  EXPECT_EQ(res->body, "POST /echo t {\"a\":1}");
-  auto missing = http::request("127.0.0.1", *port, "GET", "/nope", {}, "");
+  EXPECT_EQ(res->body, "POST /echo t - {\"a\":1}");
+  // Path and query arrive percent-decoded ('+' is a space in the query).
+  auto dec = http::request("127.0.0.1", port, "GET", "/e%63ho?auth=a%2Bb+c", {}, "");
+  ASSERT_TRUE(dec.ok()) << dec.error();
+  EXPECT_EQ(dec->body, "GET /echo  a+b c ");
+  // Methods the router refuses still reach it (it answers 405, not the transport).
+  auto patch = http::request("127.0.0.1", port, "PATCH", "/echo", {}, "");
+  ASSERT_TRUE(patch.ok());
+  EXPECT_EQ(patch->status, 200);
+  auto missing = http::request("127.0.0.1", port, "GET", "/nope", {}, "");
   ASSERT_TRUE(missing.ok());
   EXPECT_EQ(missing->status, 404);
-  const uint16_t p = *port;
-  s.stop();
-  auto refused = http::request("127.0.0.1", p, "GET", "/echo", {}, "");
+  // Bodies over the limit are refused before the handler.
+  auto big = http::request("127.0.0.1", port, "POST", "/echo", {}, std::string(http::kMaxBody + 1, 'x'));
+  ASSERT_TRUE(big.ok()) << big.error();
+  EXPECT_EQ(big->status, 413);
+  (*s)->stop();
+  (*s)->stop();
+  auto refused = http::request("127.0.0.1", port, "GET", "/echo", {}, "", 2000);
   EXPECT_FALSE(refused.ok());
+}
+
+TEST(LocalHttp, ApiOverTheTransport) {
+  FakeBackend b;
+  auto s = http::LocalServer::start("127.0.0.1", 0, [&](const http::Request& r) { return api::handle(b, kToken, r); });
+  ASSERT_TRUE(s.ok()) << s.error();
+  auto ok = http::request("127.0.0.1", (*s)->port(), "GET", "/status", {{api::kAuthHeader, kToken}}, "");
+  ASSERT_TRUE(ok.ok()) << ok.error();
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(json::parse(ok->body)["address"], "dcc856287c");
+  auto q = http::request("127.0.0.1", (*s)->port(), "GET", std::string("/status?auth=") + kToken, {}, "");
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->status, 200);
+  auto no = http::request("127.0.0.1", (*s)->port(), "GET", "/status", {}, "");
+  ASSERT_TRUE(no.ok());
+  EXPECT_EQ(no->status, 401);
+  auto patch = http::request("127.0.0.1", (*s)->port(), "PATCH", "/status", {{api::kAuthHeader, kToken}}, "");
+  ASSERT_TRUE(patch.ok());
+  EXPECT_EQ(patch->status, 405);
 }
 
 // ---- Routing and auth -----------------------------------------------------------------------
@@ -358,25 +364,46 @@ TEST(LocalApi, CliTextMatchesZeroTierCli) {
 // ---- auth token file ------------------------------------------------------------------------
 
 TEST(LocalApi, TokenFileIsCreatedOnceWithMode0600) {
-  const std::string t = api::random_token();
-  EXPECT_EQ(t.size(), api::kTokenLength);
+  const std::string t = runtime::random_token();
+  EXPECT_EQ(t.size(), runtime::kAuthTokenLength);
   for (char c : t) EXPECT_TRUE((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) << c;
-  EXPECT_NE(api::random_token(), t);
+  EXPECT_NE(runtime::random_token(), t);
 
   const auto dir = std::filesystem::temp_directory_path() / ("ztcore_token_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
-  auto a = api::load_or_create_token(dir.string());
+  auto a = runtime::load_or_create_auth_token(dir.string());
   ASSERT_TRUE(a.ok()) << a.error();
   struct stat st {};
   ASSERT_EQ(::stat((dir / api::kTokenFile).c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  auto again = api::load_or_create_token(dir.string());
+  auto again = runtime::load_or_create_auth_token(dir.string());
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(*again, *a);
   // A token written by hand (trailing newline) is read back trimmed; an empty one is an error.
   ASSERT_TRUE(runtime::write_file_atomic((dir / api::kTokenFile).string(), as_bytes("handmade\n"), 0600));
-  EXPECT_EQ(*api::load_or_create_token(dir.string()), "handmade");
+  EXPECT_EQ(*runtime::load_or_create_auth_token(dir.string()), "handmade");
   ASSERT_TRUE(runtime::write_file_atomic((dir / api::kTokenFile).string(), as_bytes("\n"), 0600));
-  EXPECT_FALSE(api::load_or_create_token(dir.string()).ok());
+  EXPECT_FALSE(runtime::load_or_create_auth_token(dir.string()).ok());
   std::filesystem::remove_all(dir);
+}
+
+// ---- hostile or odd input -------------------------------------------------------------------
+
+TEST(LocalApi, InvalidUtf8InThePathIsA400NotA500) {
+  FakeBackend b;
+  auto r = api::handle(b, kToken, req("GET", "/peer/\xff\xfe"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_TRUE(body_of(r).contains("error"));
+}
+
+TEST(LocalApi, CliTextToleratesOddShapes) {
+  // Fields of the wrong type, non-object rows: defaults, never an exception.
+  const json peers = json::parse(
+      R"([1, {"address":"x","latency":"slow","versionMajor":"a","paths":[{"preferred":true,"active":true,"lastSend":"x"}]}])");
+  EXPECT_NO_THROW(api::format_peers(peers, kNow));
+  EXPECT_NO_THROW(api::format_listpeers(peers, kNow));
+  EXPECT_NE(api::format_peers(peers, kNow).find("x - LEAF -1 DIRECT -1 -1 -\n"), std::string::npos)
+      << api::format_peers(peers, kNow);
+  EXPECT_EQ(api::format_info(json{{"online", "yes"}, {"address", 5}}), "200 info - - OFFLINE\n");
+  EXPECT_NO_THROW(api::format_listnetworks(json::parse(R"([2, {"nwid":1,"assignedAddresses":[1,"a"]}])")));
 }

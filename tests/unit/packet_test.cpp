@@ -15,6 +15,7 @@
 #include "proto/identity.hpp"
 #include "proto/packet.hpp"
 #include "pcap_util.hpp"
+#include "runtime/identity_store.hpp"
 
 using namespace zt;
 using namespace zt::proto;
@@ -46,7 +47,7 @@ class Keyring {
  private:
   Keyring() {
     for (const char* role : {"root", "controller", "nodea", "nodeb"}) {
-      auto id = Identity::load_file(kVectors + "/" + role + ".identity.secret");
+      auto id = runtime::load_identity_file(kVectors + "/" + role + ".identity.secret");
       if (id && id->has_private()) ids_.emplace(id->address(), *id);
     }
   }

@@ -25,6 +25,7 @@
 #include "proto/vl2.hpp"
 #include "proto/world.hpp"
 #include "pcap_util.hpp"
+#include "runtime/identity_store.hpp"
 
 using namespace zt;
 using namespace zt::proto;
@@ -88,7 +89,7 @@ class Keyring {
  private:
   Keyring() {
     for (const char* role : {"root", "controller", "nodea", "nodeb"}) {
-      auto id = Identity::load_file(kVectors + "/" + role + ".identity.secret");
+      auto id = runtime::load_identity_file(kVectors + "/" + role + ".identity.secret");
       if (id && id->has_private()) ids_.emplace(id->address(), *id);
     }
   }
@@ -198,7 +199,7 @@ const Identity& published(const char* role) {
   static std::map<std::string, Identity> cache;
   auto it = cache.find(role);
   if (it == cache.end())
-    it = cache.emplace(role, Identity::load_file(kVectors + "/" + role + ".identity.public").value()).first;
+    it = cache.emplace(role, runtime::load_identity_file(kVectors + "/" + role + ".identity.public").value()).first;
   return it->second;
 }
 
@@ -675,7 +676,7 @@ void round_trip(const T& msg, Verb verb) {
 
 Com sample_com() {
   static Com c = [] {
-    auto ctrl = Identity::load_file(kVectors + "/controller.identity.secret").value();
+    auto ctrl = runtime::load_identity_file(kVectors + "/controller.identity.secret").value();
     Com com = Com::make(1795605736580ULL, 1800000, kNwid, published("nodea"));
     EXPECT_TRUE(com.sign(ctrl));
     return com;
@@ -907,7 +908,7 @@ TEST(VerbsSynthetic, PushDirectPathsVariants) {
 }
 
 TEST(VerbsSynthetic, CredentialsAllSections) {
-  auto ctrl = Identity::load_file(kVectors + "/controller.identity.secret").value();
+  auto ctrl = runtime::load_identity_file(kVectors + "/controller.identity.secret").value();
   NetworkCredentials nc;
   nc.coms = {sample_com()};
   Tag t;
@@ -1060,7 +1061,7 @@ TEST(VerbsSynthetic, SmallVerbs) {
 }
 
 TEST(VerbsSynthetic, ConfigChunkSignAndFold) {
-  auto ctrl = Identity::load_file(kVectors + "/controller.identity.secret").value();
+  auto ctrl = runtime::load_identity_file(kVectors + "/controller.identity.secret").value();
   const std::string dict = "v=0000000000000007\nnwid=d5a72ff358c0ffee";
   ConfigChunk c;
   c.nwid = kNwid;

@@ -14,38 +14,54 @@
 // objects {"error": "<what went wrong>"} with a 4xx/5xx status.
 //
 // Everything here is pure (no sockets, no clocks): handle() maps a request to a response
-// through a Backend, so it is tested without a network.
+// through a Backend, so it is tested (and fuzzed) without a network. The transport is
+// cpp-httplib (service/local_server.hpp).
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "base/result.hpp"
 #include "core/node.hpp"
-#include "local_http.hpp"
 #include "proto/world.hpp"
+#include "runtime/state.hpp"
 
-namespace zt::cli::api {
+namespace zt::service {
 
 using nlohmann::json;
 
-inline constexpr char kTokenFile[] = "authtoken.secret";  // in the node's home, mode 0600
+// The token (runtime::load_or_create_auth_token) lives in the node's home, mode 0600.
+inline constexpr const char* kTokenFile = runtime::kAuthTokenFile;
 inline constexpr char kPortFile[] = "zerotier-one.port";  // in the node's home: the API port
 inline constexpr char kAuthHeader[] = "X-ZT1-Auth";
-inline constexpr size_t kTokenLength = 24;
+inline constexpr size_t kMaxBody = 1024 * 1024;  // larger request bodies are refused (413)
+
+// One request as the transport decoded it.
+struct Request {
+  std::string method;                          // as sent, e.g. "GET"
+  std::string path;                            // percent-decoded, without the query
+  std::map<std::string, std::string> query;    // percent-decoded ?k=v pairs
+  std::map<std::string, std::string> headers;  // names lowercased
+  std::string body;
+
+  // Header value by case-insensitive name ("" if absent).
+  std::string header(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
 
 // The ZeroTier version this node speaks on the wire, "1.14.1" (what peers see in HELLO).
 std::string wire_version();
-
-// Random token of `n` characters from [a-z0-9] (OS random source).
-std::string random_token(size_t n = kTokenLength);
-// Reads <home>/authtoken.secret (surrounding whitespace ignored), or creates it with a new
-// random token, mode 0600. Error if it exists but is empty or unreadable, or cannot be written.
-Result<std::string> load_or_create_token(const std::string& home);
 
 // Static facts about the running node for /status.
 struct NodeSettings {
@@ -79,7 +95,7 @@ class Backend {
 };
 
 // Routes one request (auth included) to the backend. Never throws.
-http::Response handle(Backend& backend, const std::string& token, const http::Request& req);
+Response handle(Backend& backend, const std::string& token, const Request& req);
 
 // ---- JSON shapes (zerotier-one field names) ------------------------------------------------
 const char* role_name(core::PeerRole r);  // "LEAF", "MOON", "PLANET"
@@ -102,4 +118,4 @@ std::string format_listpeers(const json& peers, int64_t now);
 // "200 listnetworks <nwid> <name> <mac> <status> <type> <dev> <ZT assigned ips>" + rows.
 std::string format_listnetworks(const json& networks);
 
-}  // namespace zt::cli::api
+}  // namespace zt::service

@@ -1,28 +1,47 @@
-#include "local_api.hpp"
+#include "service/local_api.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <exception>
 
 #include "base/hex.hpp"
-#include "cli.hpp"
+#include "base/version.hpp"
 #include "crypto/crypto.hpp"
-#include "crypto/secret.hpp"
 #include "proto/packet.hpp"
-#include "runtime/state.hpp"
 
-namespace zt::cli::api {
+namespace zt::service {
 
 namespace {
 
-http::Response reply(int status, const json& body) {
-  http::Response r;
+// Typed field reads for the cli's rendering of an API answer: a missing field, a field of
+// another type or a non-object gives the default (json::value() would throw on those).
+std::string str_at(const json& j, const char* key, const std::string& def) {
+  if (!j.is_object()) return def;
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : def;
+}
+
+int64_t int_at(const json& j, const char* key, int64_t def) {
+  if (!j.is_object()) return def;
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : def;
+}
+
+bool bool_at(const json& j, const char* key, bool def) {
+  if (!j.is_object()) return def;
+  auto it = j.find(key);
+  return it != j.end() && it->is_boolean() ? it->get<bool>() : def;
+}
+
+Response reply(int status, const json& body) {
+  Response r;
   r.status = status;
-  r.body = body.dump(2) + "\n";
+  // Invalid UTF-8 (e.g. echoed from a path) becomes U+FFFD instead of a throw.
+  r.body = body.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
   return r;
 }
 
-http::Response error(int status, const std::string& message) { return reply(status, json{{"error", message}}); }
+Response error(int status, const std::string& message) { return reply(status, json{{"error", message}}); }
 
 // Exactly `digits` hex digits (addresses: 10, network ids: 16); nullopt otherwise.
 std::optional<uint64_t> parse_fixed_hex(std::string_view s, size_t digits) {
@@ -55,7 +74,7 @@ bool is_orbiting(Backend& b, uint64_t moon_id) {
 }
 
 // /moon and /moon/<id>
-http::Response route_moon(Backend& b, const std::string& method, const std::vector<std::string_view>& seg) {
+Response route_moon(Backend& b, const std::string& method, const std::vector<std::string_view>& seg) {
   if (seg.size() == 1) {
     if (method != "GET") return error(405, "use GET /moon, or POST/DELETE /moon/<id>");
     json arr = json::array();
@@ -72,7 +91,7 @@ http::Response route_moon(Backend& b, const std::string& method, const std::vect
   return error(405, "unsupported method for /moon/<id>");
 }
 
-http::Response orbit(Backend& b, uint64_t id, const std::string& body) {
+Response orbit(Backend& b, uint64_t id, const std::string& body) {
   proto::Address seed = 0;
   if (!body.empty()) {
     json j = json::parse(body, nullptr, false);
@@ -90,7 +109,7 @@ http::Response orbit(Backend& b, uint64_t id, const std::string& body) {
   return reply(200, moon_json(id, b.moon_world(id)));
 }
 
-http::Response deorbit(Backend& b, uint64_t id) {
+Response deorbit(Backend& b, uint64_t id) {
   if (!is_orbiting(b, id)) return error(404, "not orbiting moon " + to_hex(id, 16));
   Status st = b.deorbit(id);
   if (!st.ok()) return error(400, "deorbit " + to_hex(id, 16) + " failed: " + st.error());
@@ -100,13 +119,13 @@ http::Response deorbit(Backend& b, uint64_t id) {
 const json* find_network(const json& nets, const std::string& nwid) {
   if (!nets.is_array()) return nullptr;
   for (const auto& n : nets)
-    if (n.is_object() && (n.value("id", "") == nwid || n.value("nwid", "") == nwid)) return &n;
+    if (str_at(n, "id", "") == nwid || str_at(n, "nwid", "") == nwid) return &n;
   return nullptr;
 }
 
 // /network and /network/<nwid>: every VL2 request goes through here and the Backend's
 // join/leave/networks, so wiring virtual networks later touches only the Backend.
-http::Response route_network(Backend& b, const std::string& method, const std::vector<std::string_view>& seg,
+Response route_network(Backend& b, const std::string& method, const std::vector<std::string_view>& seg,
                              const std::string& body) {
   if (seg.size() == 1) {
     if (method != "GET") return error(405, "use GET /network, or POST/DELETE /network/<nwid>");
@@ -146,7 +165,7 @@ http::Response route_network(Backend& b, const std::string& method, const std::v
   return error(405, "unsupported method for /network/<nwid>");
 }
 
-http::Response route(Backend& b, const std::string& token, const http::Request& req) {
+Response route(Backend& b, const std::string& token, const Request& req) {
   std::string given = req.header(kAuthHeader);
   if (given.empty())
     if (auto it = req.query.find("auth"); it != req.query.end()) given = it->second;
@@ -195,15 +214,16 @@ http::Response route(Backend& b, const std::string& token, const http::Request& 
 }
 
 std::string version_of(const json& p) {
-  const int maj = p.value("versionMajor", -1);
+  const int64_t maj = int_at(p, "versionMajor", -1);
   if (maj < 0) return "-";
-  return std::to_string(maj) + "." + std::to_string(p.value("versionMinor", 0)) + "." +
-         std::to_string(p.value("versionRev", 0));
+  return std::to_string(maj) + "." + std::to_string(int_at(p, "versionMinor", 0)) + "." +
+         std::to_string(int_at(p, "versionRev", 0));
 }
 
 std::string ago(const json& path, const char* key, int64_t now) {
-  const int64_t t = path.value(key, int64_t(0));
-  return t > 0 ? std::to_string(std::max<int64_t>(0, now - t)) : "-1";
+  const int64_t t = int_at(path, key, 0);
+  // t > 0 and now >= t: the difference cannot overflow.
+  return t > 0 && now >= t ? std::to_string(now - t) : t > 0 ? "0" : "-1";
 }
 
 }  // namespace
@@ -213,36 +233,14 @@ std::string wire_version() {
          std::to_string(proto::kWireVersionRevision);
 }
 
-std::string random_token(size_t n) {
-  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-  std::string out;
-  while (out.size() < n) {
-    uint8_t buf[64];
-    crypto::random_bytes(buf, sizeof buf);
-    for (uint8_t c : buf) {
-      if (c >= 252) continue;  // 252 = 7 * 36: keeps the choice uniform
-      out.push_back(kAlphabet[c % 36]);
-      if (out.size() == n) break;
-    }
-  }
-  return out;
+std::string Request::header(std::string_view name) const {
+  std::string key(name);
+  for (auto& c : key) c = char(std::tolower(static_cast<unsigned char>(c)));
+  auto it = headers.find(key);
+  return it == headers.end() ? std::string() : it->second;
 }
 
-Result<std::string> load_or_create_token(const std::string& home) {
-  const std::string path = home + "/" + kTokenFile;
-  if (auto b = runtime::read_file(path)) {
-    std::string t(b->begin(), b->end());
-    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
-    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.erase(t.begin());
-    if (t.empty()) return err(path + " is empty");
-    return t;
-  }
-  std::string t = random_token();
-  if (!runtime::write_file_atomic(path, as_bytes(t), 0600)) return err("cannot write " + path);
-  return t;
-}
-
-http::Response handle(Backend& backend, const std::string& token, const http::Request& req) {
+Response handle(Backend& backend, const std::string& token, const Request& req) {
   try {
     return route(backend, token, req);
   } catch (const std::exception& e) {
@@ -372,9 +370,9 @@ json network_json(const core::NetworkInfo& n) {
 }
 
 std::string format_info(const json& s) {
-  const bool online = s.value("online", false);
-  const char* state = !online ? "OFFLINE" : s.value("tcpFallbackActive", false) ? "TUNNELED" : "ONLINE";
-  return "200 info " + s.value("address", std::string("-")) + " " + s.value("version", std::string("-")) + " " +
+  const bool online = bool_at(s, "online", false);
+  const char* state = !online ? "OFFLINE" : bool_at(s, "tcpFallbackActive", false) ? "TUNNELED" : "ONLINE";
+  return "200 info " + str_at(s, "address", "-") + " " + str_at(s, "version", "-") + " " +
          state + "\n";
 }
 
@@ -385,12 +383,12 @@ std::string format_peers(const json& peers, int64_t now) {
     const json* best = nullptr;
     if (p.contains("paths") && p["paths"].is_array())
       for (const auto& x : p["paths"])
-        if (x.value("preferred", false) && x.value("active", false)) best = &x;
-    out += p.value("address", std::string("-")) + " " + version_of(p) + " " + p.value("role", std::string("LEAF")) +
-           " " + std::to_string(p.value("latency", -1)) + " ";
+        if (bool_at(x, "preferred", false) && bool_at(x, "active", false)) best = &x;
+    out += str_at(p, "address", "-") + " " + version_of(p) + " " + str_at(p, "role", "LEAF") + " " +
+           std::to_string(int_at(p, "latency", -1)) + " ";
     if (best)
       out += "DIRECT " + ago(*best, "lastSend", now) + " " + ago(*best, "lastReceive", now) + " " +
-             best->value("address", std::string("-"));
+             str_at(*best, "address", "-");
     else
       out += "RELAY -1 -1 -";
     out += "\n";
@@ -406,12 +404,12 @@ std::string format_listpeers(const json& peers, int64_t now) {
     if (p.contains("paths") && p["paths"].is_array())
       for (const auto& x : p["paths"]) {
         if (!paths.empty()) paths += ",";
-        paths += x.value("address", std::string("-")) + ";" + ago(x, "lastSend", now) + ";" +
+        paths += str_at(x, "address", "-") + ";" + ago(x, "lastSend", now) + ";" +
                  ago(x, "lastReceive", now);
       }
     if (paths.empty()) paths = "-";
-    out += "200 listpeers " + p.value("address", std::string("-")) + " " + paths + " " +
-           std::to_string(p.value("latency", -1)) + " " + version_of(p) + " " + p.value("role", std::string("LEAF")) +
+    out += "200 listpeers " + str_at(p, "address", "-") + " " + paths + " " +
+           std::to_string(int_at(p, "latency", -1)) + " " + version_of(p) + " " + str_at(p, "role", "LEAF") +
            "\n";
   }
   return out;
@@ -435,4 +433,4 @@ std::string format_listnetworks(const json& nets) {
   return out;
 }
 
-}  // namespace zt::cli::api
+}  // namespace zt::service
