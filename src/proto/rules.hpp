@@ -160,7 +160,7 @@ enum class RuleJson : uint8_t {
   Mac,        // "xx:xx:xx:xx:xx:xx" (input: non-hex characters ignored, 12 digits)
   IpBits,     // "addr/bits" (input: bits capped at 32/128, bare address = host)
   IcmpCode,   // number, or null = any code; also owns the ICMP flags byte (0x01 = code set)
-  IntFormat,  // INTEGER_RANGE format byte as "bits" (1..64) and "little" (bool)
+  IntFormat,  // INTEGER_RANGE format byte as "bits" (bits 0..5 + 1) and "little" (bit 7); bit 6 unused, not kept
 };
 
 // The integer member a field is stored in; monostate for Mac / IP fields.
