@@ -80,7 +80,7 @@ struct NetworkInfo {
   uint64_t revision = 0;
   std::vector<InetAddress> assigned_addresses;  // port field = prefix bits
   std::vector<proto::NetworkRoute> routes;
-  std::vector<proto::MulticastGroup> subscriptions;
+  std::vector<proto::MulticastGroup> subscriptions;  // the host's + address-resolution groups (§4.3)
   std::string authentication_url;      // when AuthenticationRequired
 };
 

@@ -1,6 +1,10 @@
 // VL2: virtual networks on top of VL1 — join/config (§3.10, §9), the switch for frames
 // (§16.2, §16.4), multicast (§16.3), credentials (§3.9, §7.6) and the controller seam (§10).
-// Internal to the core; the public surface is Node's VL2 methods.
+// Internal to the core; the public surface is Node's VL2 methods. VL2 reaches VL1 only through
+// Vl1Port (core/vl1_port.hpp) and the outside world through Host.
+//
+// One class, four files along its sections: network.cpp (state, membership, dispatch, timers),
+// network_config.cpp, network_frames.cpp, network_multicast.cpp.
 #pragma once
 
 #include <deque>
@@ -12,11 +16,34 @@
 
 #include "core/controller.hpp"
 #include "core/membership.hpp"
-#include "core/node_impl.hpp"
+#include "core/host.hpp"
+#include "core/vl1_port.hpp"
 #include "proto/netconf.hpp"
 #include "proto/vl2.hpp"
 
 namespace zt::core {
+
+// Timers and limits of VL2 (PROTOCOL.md §16.6); reference names where there is one.
+namespace vl2_limits {
+
+constexpr int64_t kConfigRetryMs = 60000;          // ZT_NETWORK_AUTOCONF_DELAY
+constexpr int64_t kConfigRetryNoConfigMs = 2000;   // re-ask sooner while we have nothing
+constexpr int64_t kAnnouncePeriodMs = 60000;       // ZT_MULTICAST_ANNOUNCE_PERIOD
+constexpr int64_t kLikeExpireMs = 600000;          // ZT_MULTICAST_LIKE_EXPIRE
+constexpr int64_t kGatherDelayMs = 60000;          // ZT_MULTICAST_EXPLICIT_GATHER_DELAY
+constexpr int64_t kMulticastTimeoutMs = 5000;      // ZT_MULTICAST_TRANSMIT_TIMEOUT
+constexpr int64_t kCredentialMaxAgeMs = 30000;     // ZT_PEER_ACTIVITY_TIMEOUT (SDK value)
+constexpr int64_t kCredentialRequestRateMs = 1000; // ZT_PEER_CREDENTIALS_REQUEST_RATE_LIMIT
+constexpr int64_t kControllerMemoryMs = 180000;    // 3 × ZT_NETWORK_AUTOCONF_DELAY
+constexpr int64_t kRetryFrameMs = 5000;            // ZT_RECEIVE_QUEUE_TIMEOUT
+constexpr int64_t kRetryErrorMs = 500;
+constexpr size_t kMaxRetryFrames = 32;
+constexpr size_t kMaxPendingPerGroup = 32;
+constexpr size_t kChunkMax = 9740;                 // config bytes per chunk (§3.10)
+constexpr size_t kConfigCapacity = 400 * 1024;
+constexpr size_t kMaxMulticastPayload = 10000;
+
+}  // namespace vl2_limits
 
 struct MemberRecord {
   Membership m;
@@ -41,7 +68,10 @@ struct Network {
   int64_t last_request = 0;
   bool announced_up = false;
   std::string auth_url;
-  std::set<proto::MulticastGroup> subscriptions;
+  std::set<proto::MulticastGroup> subscriptions;  // the host's (multicast_subscribe)
+  // Address-resolution groups of the addresses the config assigns us (§4.3): what a host's
+  // tap would subscribe for its IPs. Follows the config; kept apart from `subscriptions`.
+  std::set<proto::MulticastGroup> address_groups;
   std::map<proto::MulticastGroup, int64_t> bridged_groups;  // "groups behind me"
   std::map<proto::Mac, Address> bridge_routes;
   std::map<Address, MemberRecord> members;
@@ -80,7 +110,7 @@ struct RetryFrame {
 
 class Vl2 final : public Vl2Handler, public ControllerSender {
  public:
-  explicit Vl2(Node::Impl& n);
+  Vl2(Host& host, Vl1Port& vl1);
 
   // Node API
   Status join(int64_t now, uint64_t nwid);
@@ -110,7 +140,8 @@ class Vl2 final : public Vl2Handler, public ControllerSender {
   void send_revocation(int64_t now, Address dest, const proto::Revocation& rev) override;
 
  private:
-  Node::Impl& n_;
+  Host& host_;
+  Vl1Port& vl1_;
   Address self() const;
   std::map<uint64_t, Network> nets_;
   std::map<std::pair<uint64_t, proto::MulticastGroup>, GroupState> groups_;
@@ -130,7 +161,7 @@ class Vl2 final : public Vl2Handler, public ControllerSender {
   NetworkInfo info_of(const Network& net) const;
   void notify(Network& net, NetworkOp op);
   const proto::Identity* identity_of(Address a);
-  void trace(const std::string& s) { n_.trace(s); }
+  void trace(const std::string& s) { vl1_.trace(s); }
 
   // config
   void request_config(int64_t now, Network& net);
@@ -153,6 +184,10 @@ class Vl2 final : public Vl2Handler, public ControllerSender {
   bool send_multicast_copy(int64_t now, Network& net, PendingMulticast& pm, Address to, unsigned gather_limit);
   void gather(int64_t now, Network& net, const proto::MulticastGroup& g, unsigned limit);
   std::vector<proto::MulticastGroup> announced_groups(const Network& net) const;
+  // Replaces the network's address groups with those of its config; announces the new ones.
+  void update_address_groups(int64_t now, Network& net);
+  // Announces `groups` to every member allowed on the network outside the upstream set.
+  void announce_to_members(int64_t now, Network& net, const std::vector<proto::MulticastGroup>& groups);
   std::vector<Address> upstream_set(const Network& net) const;
   void announce(int64_t now, Network& net, const std::vector<proto::MulticastGroup>& groups, Address to);
   void add_group_member(int64_t now, uint64_t nwid, const proto::MulticastGroup& g, Address a);

@@ -1,5 +1,5 @@
-// Internal state of a Node (VL1). Not part of the public API; shared by the core's own
-// translation units (VL2 networks hook in through Vl2Handler).
+// VL1 of a node: peers, paths, packets (internal to the core; core::Node owns one).
+// VL2 sees it only through Vl1Port and is reached through Vl2Handler (core/vl1_port.hpp).
 #pragma once
 
 #include <array>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/node.hpp"
+#include "core/vl1_port.hpp"
 #include "proto/fragment.hpp"
 #include "proto/packet.hpp"
 #include "proto/verbs.hpp"
@@ -50,22 +51,24 @@ struct Peer {
   Path* latest_path();  // most recently heard path, alive or not (nullptr if none)
 };
 
-// Virtual-network layer hook: VL1 hands it every authenticated packet it does not handle.
-class Vl2Handler {
+class Vl1 final : public Vl1Port {
  public:
-  virtual ~Vl2Handler() = default;
-  virtual void on_packet(int64_t now, Address from, const proto::PacketView& pv, const proto::Message& m) = 0;
-  virtual void on_error(int64_t now, Address from, const proto::ErrorMessage& e) = 0;
-  virtual void on_peer_known(int64_t now, Address a) = 0;
-  virtual void on_timer(int64_t now) = 0;
-};
-
-// Creates the VL2 layer for a node (defined in network.cpp).
-std::unique_ptr<Vl2Handler> make_vl2(Node::Impl& n);
-
-struct Node::Impl {
-  Impl(Host& h, NodeOptions o);
+  Vl1(Host& h, NodeOptions o);
+  // Connects the VL2 layer (not owned) before start().
+  void attach(Vl2Handler* v) { vl2 = v; }
   Status start(int64_t now);
+
+  // Vl1Port (what VL2 may use)
+  const proto::Identity& identity() const override { return self; }
+  Status send_to(int64_t now, Address dest, const proto::Message& m, bool compress,
+                 proto::Verb expect = proto::Verb::Nop) override;
+  void send_whois(int64_t now, Address target) override;
+  const proto::Identity* identity_of(Address a) const override;
+  Address best_upstream_address(int64_t now) override;
+  std::vector<Address> upstream_addresses() const override;
+  bool is_root() const override { return am_upstream; }
+  uint64_t random_u64() override;
+  void trace(std::string text) override;
 
   // topology
   void rebuild_upstreams(int64_t now);
@@ -82,11 +85,13 @@ struct Node::Impl {
   bool path_allowed(Address peer, int64_t local_socket, const InetAddress& a) const;
   int64_t path_alive_ms() const;
   bool has_moon(uint64_t id) const;
+  // Node::orbit / Node::deorbit.
+  Status orbit(int64_t now, uint64_t moon_id, Address seed);
+  Status deorbit(int64_t now, uint64_t moon_id);
 
   // sending
   // Random 64-bit values from the host's RNG, fetched 32 at a time (one host.random() call per
   // 32 packets instead of one per packet; the sequence of values is unchanged).
-  uint64_t random_u64();
   std::array<uint64_t, 32> random_pool{};
   size_t random_used = 32;
   void raw_send(int64_t local_socket, const InetAddress& to, ByteSpan data, unsigned ttl);
@@ -101,12 +106,26 @@ struct Node::Impl {
                         proto::Verb expect, int64_t local_socket = -1, const InetAddress* to = nullptr);
   uint64_t finish_and_send(int64_t now, Peer& peer, Writer& w, bool compress, proto::Verb expect,
                            int64_t local_socket, const InetAddress* to);
+  // The outgoing packet buffer, owned by the node and reused for every packet it builds, so
+  // the send path allocates nothing once the buffer has grown to the largest packet sent (it
+  // grows lazily: an idle node's stays at HELLO size). A lease hands it out; a nested lease
+  // while it is in use (none exists today) gets a fresh Writer instead of corrupting it.
+  Writer tx;
+  bool tx_busy = false;
+  class TxLease {
+   public:
+    explicit TxLease(Vl1& n);
+    ~TxLease();
+    TxLease(const TxLease&) = delete;
+    TxLease& operator=(const TxLease&) = delete;
+    Writer& writer() { return w_; }
+
+   private:
+    Vl1* owner_;  // nullptr: w_ is the fallback
+    Writer fallback_;
+    Writer& w_;
+  };
   uint64_t send_hello(int64_t now, Peer& peer, int64_t local_socket, const InetAddress* to);
-  void send_whois(int64_t now, Address target);
-  // To any address: WHOIS + queue when unknown.
-  Status send_to(int64_t now, Address dest, const proto::Message& m, bool compress,
-                 proto::Verb expect = proto::Verb::Nop);
-  void trace(std::string text);
 
   // receiving
   int64_t receive(int64_t now, int64_t local_socket, const InetAddress& from, ByteSpan datagram);
@@ -197,8 +216,7 @@ struct Node::Impl {
   std::unordered_map<uint64_t, int64_t> last_unite;
   std::unordered_map<Address, std::pair<int64_t, unsigned>> pdp_window;
   Counters counters;
-  Vl2Handler* vl2 = nullptr;
-  std::unique_ptr<Vl2Handler> vl2_owner;  // the VL2 layer (network.cpp), created with the node
+  Vl2Handler* vl2 = nullptr;  // the node's VL2 layer (owned by the Node, beside this one)
 };
 
 }  // namespace zt::core
