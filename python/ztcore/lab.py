@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import sys
+import threading
 import time
-from typing import Dict, List, Optional, Type
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Type
 
 from .errors import LabError, ZtError, ZtIOError
 from .node import Controller, Node, Runtime, generate_identities, make_planet
@@ -27,6 +31,108 @@ LAB_NETWORK = {
 LAB_WORLD_ID = 0x1AB
 
 
+@dataclass(frozen=True)
+class TcpResult:
+    """One client of :func:`tcp_demo`: times in milliseconds, ``answer`` the server's line (or
+    ``error`` the reason it failed)."""
+    client: str
+    ztid: str
+    ip: str
+    connect_ms: float = 0.0
+    answer_ms: float = 0.0
+    answer: str = ""
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def _serve_one(conn: "socket.socket", server: Node) -> None:
+    # The lab service: one line in (the client's ztid), one line out, then close.
+    with conn:
+        line = b""
+        while not line.endswith(b"\n") and len(line) < 256:
+            chunk = conn.recv(256)
+            if not chunk:
+                break
+            line += chunk
+        peer = line.decode("ascii", "replace").strip()
+        conn.sendall(("hello %s, this is %s (%s)\n" % (peer, server.name, server.ztid)).encode())
+
+
+def tcp_demo(server: Node, clients: Sequence[Node], port: int = 7, timeout: float = 15.0, out=None) -> List[TcpResult]:
+    """``server`` listens on TCP ``port`` of its stack; each client connects to the server's IPv4
+    address, sends its ztid and reads one line back. See :meth:`Lab.tcp_demo`."""
+    out = sys.stdout if out is None else out
+    say = (lambda text: print(text, file=out, flush=True)) if out else (lambda text: None)
+    listener = server.socket(socket.AF_INET, socket.SOCK_STREAM)
+    stop = threading.Event()
+    server_ip = server.ip(socket.AF_INET)
+    results: List[Optional[TcpResult]] = [None] * len(clients)
+
+    def accept_loop() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                if not stop.is_set():
+                    log.exception("tcp_demo: accept failed")
+                return
+            threading.Thread(target=_serve_one, args=(conn, server), daemon=True).start()
+
+    def client(i: int, node: Node) -> None:
+        ip = ""
+        t0 = time.monotonic()
+        try:
+            ip = node.ip(socket.AF_INET)
+            with node.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.settimeout(timeout)
+                s.connect((server_ip, port))
+                t1 = time.monotonic()
+                s.sendall(("%s\n" % node.ztid).encode())
+                answer = b""
+                while not answer.endswith(b"\n"):
+                    chunk = s.recv(256)
+                    if not chunk:
+                        break
+                    answer += chunk
+                t2 = time.monotonic()
+            results[i] = TcpResult(node.name, str(node.ztid), ip, (t1 - t0) * 1000, (t2 - t1) * 1000,
+                                   answer.decode("utf-8", "replace").strip())
+        except (OSError, ValueError) as e:
+            results[i] = TcpResult(node.name, str(node.ztid), ip, error=str(e) or type(e).__name__)
+
+    with listener:
+        listener.bind(("", port))
+        listener.listen(max(8, len(clients)))
+        listener.settimeout(0.2)  # the accept loop checks `stop` this often
+        acceptor = threading.Thread(target=accept_loop, name="tcp-demo-accept", daemon=True)
+        acceptor.start()
+        say("[tcp] %s (%s) serves on %s:%d; %d clients connect" % (server.name, server.ztid, server_ip, port,
+                                                                  len(clients)))
+        t0 = time.monotonic()
+        threads = [threading.Thread(target=client, args=(i, n), daemon=True) for i, n in enumerate(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        total = (time.monotonic() - t0) * 1000
+        stop.set()
+        acceptor.join()
+    done: List[TcpResult] = [r for r in results if r is not None]
+    for r in done:
+        if r.ok:
+            say("[tcp] %-4s %s %-15s connect %7.1f ms  answer %7.1f ms  %r" % (
+                r.client, r.ztid, r.ip, r.connect_ms, r.answer_ms, r.answer))
+        else:
+            say("[tcp] %-4s %s %-15s FAILED: %s" % (r.client, r.ztid, r.ip, r.error))
+    say("[tcp] %d of %d clients answered in %.1f ms" % (sum(r.ok for r in done), len(clients), total))
+    return done
+
+
 class Lab:
     """A root, a controller with a private network and ``n`` member nodes named n1..nN, all on
     127.0.0.1. The members join, are authorized, and the lab waits until every one is ONLINE with
@@ -36,18 +142,24 @@ class Lab:
     ``async with Lab(3) as lab:`` starts it in a worker thread, not blocking the loop);
     ``start=True/False`` forces either. Use it as a context manager, or call :meth:`close`.
 
+    ``stack=True`` gives every member a userspace TCP/IP stack (``Node(..., stack=True)``), so
+    ``lab.n1.socket()``, ``open_connection`` and ``start_server`` work and the nodes answer ARP,
+    NDP and ping; :meth:`tcp_demo` shows it (what ``ztcore lab --tcp`` does). Off by default: a
+    frame-level lab sees exactly the frames it sends.
+
     Attributes: ``nodes`` (the members), ``n1``.. (also ``lab["n1"]``), ``nwid``, ``root``,
     ``controller_node``, ``controller`` (the :class:`Controller`), ``planet`` (bytes), ``runtime``.
     """
 
     def __init__(self, n: int = 3, *, timeout: float = 30.0, node_class: Type[Node] = Node, wire_log: bool = True,
-                 network: Optional[dict] = None, start: Optional[bool] = None):
+                 network: Optional[dict] = None, start: Optional[bool] = None, stack: bool = False):
         if n < 1:
             raise ValueError("a lab needs at least one member node")
         self.n = n
         self.timeout = timeout
         self.node_class = node_class
         self.wire_log = wire_log
+        self.stack = bool(stack)
         self.network_config = dict(network or LAB_NETWORK)
         self.runtime: Optional[Runtime] = None
         self.controller: Optional[Controller] = None
@@ -98,7 +210,7 @@ class Lab:
 
         for i in range(self.n):
             self.nodes.append(self.node_class(self.runtime, "n%d" % (i + 1), identity=ids[i + 2], planet=self.planet,
-                                              join=[self.nwid], wire_log=self.wire_log))
+                                              join=[self.nwid], wire_log=self.wire_log, stack=self.stack))
         self.timings["start"] = time.monotonic() - t
 
         t = time.monotonic()
@@ -157,7 +269,7 @@ class Lab:
         if not self.started:
             raise LabError("the lab is not started")
         node = self.node_class(self.runtime, name or "n%d" % (len(self.nodes) + 1), planet=self.planet,
-                               join=[self.nwid], wire_log=self.wire_log)
+                               join=[self.nwid], wire_log=self.wire_log, stack=self.stack)
         self.nodes.append(node)
         if authorize:
             self.controller.authorize(self.nwid, node.ztid)
@@ -165,6 +277,16 @@ class Lab:
                 lambda: node.online and node.network(self.nwid).status == "OK", self.timeout):
             raise LabError("%s did not get its network config within %.0f s" % (node.name, self.timeout))
         return node
+
+    def tcp_demo(self, port: int = 7, timeout: float = 15.0, out=None) -> List[TcpResult]:
+        """The TCP service of the lab (``ztcore lab --tcp``): n1 serves on ``port``, every other
+        member connects to n1's IPv4 address (all at once, one thread each), sends its ztid and
+        reads the answer. Prints one line per client with its timings (to ``out``, default
+        stdout; ``out=False`` prints nothing) and returns the :class:`TcpResult` list.
+        Needs ``Lab(..., stack=True)``."""
+        if not self.stack:
+            raise LabError("tcp_demo needs the nodes' IP stacks: Lab(..., stack=True)")
+        return tcp_demo(self.nodes[0], self.nodes[1:], port=port, timeout=timeout, out=out)
 
     def table(self) -> str:
         """The node table: name, ztid, MAC and IPs of every member."""
