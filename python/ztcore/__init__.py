@@ -22,7 +22,7 @@ from .node import (LAB_ETHERTYPE, Controller, Node, NodeStatus, Peer, Runtime, g
                    generate_identity, identity_address, make_planet, network_mac, version)
 from .lab import LAB_NETWORK, Lab, TcpResult, tcp_demo
 from .sockets import Socket
-from . import aio
+from . import aio  # noqa: F401  (ztcore.aio, the asyncio layer)
 
 __all__ = [
     "Address", "Controller", "ControllerError", "Frame", "HEADER_PATH", "LAB_ETHERTYPE", "LAB_NETWORK", "LIB_PATH",

@@ -20,8 +20,9 @@ Because it is a real transport, the streams are the standard library's own
 ``asyncio.StreamReader``, ``asyncio.StreamWriter`` and ``asyncio.StreamReaderProtocol``, and any
 ``asyncio.Protocol`` works with :func:`create_connection` / :func:`create_server`. The servers'
 listening sockets are driven the same way (accept until ``ZT_ERR_AGAIN`` on each wake-up).
-Everything runs on the event loop's thread; the C calls are non-blocking and never wait for
-the network, so the loop is never blocked by ztcore.
+Everything but the connect runs on the event loop's thread; those C calls are non-blocking and
+never wait for the network, so the loop is never blocked by ztcore. A connect is one bounded
+blocking call in a thread of its own (see :func:`_connect` for why).
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ import asyncio
 import errno as _errno
 import logging
 import socket as _socket
+import threading
 from typing import TYPE_CHECKING, Callable, List, Optional, Set
 
 from .sockets import POLLERR, POLLHUP, POLLIN, POLLOUT, Socket, _host_of
@@ -312,52 +314,35 @@ class ZtTransport(asyncio.Transport):
                                                          self._extra.get("peername"), len(self._buffer))
 
 
-async def _wait_ready(loop: asyncio.AbstractEventLoop, sock: Socket, mask: int) -> int:
-    """Waits until ``sock.poll()`` shows one of ``mask`` (or an error/hang-up); returns the events."""
-    while True:
-        events = sock.poll()
-        if events & (mask | POLLERR | POLLHUP):
-            return events
-        fut = loop.create_future()
-        fd = sock.fileno()
-        loop.add_reader(fd, lambda: fut.done() or fut.set_result(None))
-        try:
-            # The eventfd was cleared by poll() above; re-check once registered (no lost wake-up).
-            events = sock.poll()
-            if events & (mask | POLLERR | POLLHUP):
-                return events
-            await fut
-        finally:
-            loop.remove_reader(fd)
+async def _connect(loop: asyncio.AbstractEventLoop, sock: Socket, host: str, port: int, timeout: float) -> None:
+    """Connects with a bounded blocking ``zt_socket_connect`` in a thread of its own (the C call
+    releases the GIL), then the socket goes non-blocking for the transport.
 
+    Why not a non-blocking connect: the C ABI reports the outcome of a blocking connect
+    precisely (refused, unreachable, timed out) but has no ``SO_ERROR`` to read it after a
+    non-blocking one. One short-lived thread per connection attempt, not a pool, so slow
+    connects (SYN retransmissions) never queue behind each other. If the awaiting task is
+    cancelled, the thread finishes within ``timeout`` and the socket is freed then."""
+    fut = loop.create_future()
 
-async def _connect(loop: asyncio.AbstractEventLoop, sock: Socket, host: str, port: int) -> None:
-    """A non-blocking connect: starts it, waits for writability or an error, and raises the
-    error as :meth:`Socket.connect` would."""
-    sock.setblocking(False)
-    try:
-        sock.connect((host, port))
-        return
-    except BlockingIOError:
-        pass
-    while True:
-        await _wait_ready(loop, sock, POLLOUT)
-        # Asking again reports the outcome: done, still in progress, or the error (refused...).
+    def work():
         try:
             sock.connect((host, port))
-            return
-        except BlockingIOError:
-            continue
-        except OSError as e:
-            if e.errno == _errno.EISCONN:
-                return
-            raise
+        except BaseException as e:  # handed to the loop
+            loop.call_soon_threadsafe(lambda e=e: fut.done() or fut.set_exception(e))
+        else:
+            loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(None))
+
+    sock.settimeout(timeout)
+    threading.Thread(target=work, name="ztcore-connect", daemon=True).start()
+    await fut
 
 
 async def create_connection(node: "Node", protocol_factory: Callable[[], asyncio.BaseProtocol], host, port: int, *,
-                            family: int = 0):
+                            family: int = 0, connect_timeout: float = 60.0):
     """Like ``loop.create_connection``: connects a TCP socket of ``node`` to ``host`` (an IP
-    literal or a :class:`~ztcore.Node`) and returns ``(transport, protocol)``."""
+    literal or a :class:`~ztcore.Node`) and returns ``(transport, protocol)``. The connection
+    attempt gives up with TimeoutError after ``connect_timeout`` seconds."""
     loop = asyncio.get_running_loop()
     family = _family_of(host, family)
     ip = _host_of(host, family)
@@ -365,7 +350,7 @@ async def create_connection(node: "Node", protocol_factory: Callable[[], asyncio
         raise OSError(_errno.EINVAL, "create_connection needs a host")
     sock = node.socket(family, _socket.SOCK_STREAM)
     try:
-        await _connect(loop, sock, ip, port)
+        await _connect(loop, sock, ip, port, connect_timeout)
     except BaseException:
         sock.close()
         raise
@@ -374,12 +359,14 @@ async def create_connection(node: "Node", protocol_factory: Callable[[], asyncio
     return transport, protocol
 
 
-async def open_connection(node: "Node", host, port: int, *, limit: int = _DEFAULT_LIMIT, family: int = 0):
+async def open_connection(node: "Node", host, port: int, *, limit: int = _DEFAULT_LIMIT, family: int = 0,
+                          connect_timeout: float = 60.0):
     """Like ``asyncio.open_connection``: returns ``(asyncio.StreamReader, asyncio.StreamWriter)``."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=limit, loop=loop)
     protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
-    transport, _ = await create_connection(node, lambda: protocol, host, port, family=family)
+    transport, _ = await create_connection(node, lambda: protocol, host, port, family=family,
+                                           connect_timeout=connect_timeout)
     writer = asyncio.StreamWriter(transport, protocol, reader, loop)
     return reader, writer
 

@@ -48,9 +48,17 @@ class TcpResult:
         return not self.error
 
 
-def _serve_one(conn: "socket.socket", server: Node) -> None:
+def _serve_one(conn: "socket.socket", server: Node, timeout: float) -> None:
+    try:
+        _answer(conn, server, timeout)
+    except OSError as e:  # the client's side reports the failure; this is for the log
+        log.warning("tcp_demo: serving a client failed: %s", e)
+
+
+def _answer(conn: "socket.socket", server: Node, timeout: float) -> None:
     # The lab service: one line in (the client's ztid), one line out, then close.
     with conn:
+        conn.settimeout(timeout)
         line = b""
         while not line.endswith(b"\n") and len(line) < 256:
             chunk = conn.recv(256)
@@ -81,7 +89,7 @@ def tcp_demo(server: Node, clients: Sequence[Node], port: int = 7, timeout: floa
                 if not stop.is_set():
                     log.exception("tcp_demo: accept failed")
                 return
-            threading.Thread(target=_serve_one, args=(conn, server), daemon=True).start()
+            threading.Thread(target=_serve_one, args=(conn, server, timeout), daemon=True).start()
 
     def client(i: int, node: Node) -> None:
         ip = ""

@@ -16,8 +16,11 @@ Threads: every call is a cffi ABI-mode call, which releases the GIL, so a thread
 ``recv`` or ``accept`` does not stop the others. Never block in a ztcore callback (the library
 refuses with ``ZT_ERR_STATE``); the Python hooks (``on_frame`` ...) run on dispatcher threads and
 may use sockets. :meth:`Socket.close` from one thread while another is inside a call on the same
-socket is safe: the handle is shut down at once (waking the blocked call where the stack can) and
-freed when the last call in progress returns.
+socket is safe but, as with a kernel socket on Linux, does not wake that call: new calls fail
+at once with EBADF and the handle is freed when the call in progress returns (data, the peer
+closing, or its timeout). lwIP (without ``LWIP_NETCONN_FULLDUPLEX``) does not support closing
+or shutting down a socket under a blocked call, so the binding never does; give blocking calls
+a timeout when another thread may want them to stop.
 
 ``fileno()`` is the socket's eventfd (``zt_socket_fd``): it becomes readable whenever the socket's
 readiness may have changed and stays so until a socket call clears it. It is what
@@ -31,7 +34,7 @@ import math
 import socket as _socket
 import threading
 import time
-from typing import TYPE_CHECKING, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Optional, Tuple
 
 from ._ffi import ffi, has, lib
 from .errors import ZtStateError, error_for
@@ -128,21 +131,11 @@ class _Handle:
             if self._closing:
                 return
             self._closing = True
-            busy = self._calls > 0
-            if busy:
-                self._calls += 1  # counts as a call, so the handle outlives the shutdown below
-                ptr = self.ptr
-            else:
-                ptr, self.ptr = self.ptr, None
-        if not busy:
-            if ptr is not None:
-                lib.zt_socket_close(ptr)
-            return
-        try:
-            # Wake the blocked call (recv/accept return); the last call out frees the handle.
-            lib.zt_socket_shutdown(ptr, 2)
-        finally:
-            self.leave()
+            if self._calls > 0:
+                return  # the call in progress frees the handle when it returns (leave())
+            ptr, self.ptr = self.ptr, None
+        if ptr is not None:
+            lib.zt_socket_close(ptr)
 
     @property
     def closed(self) -> bool:
