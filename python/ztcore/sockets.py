@@ -54,6 +54,7 @@ POLLIN, POLLOUT, POLLERR, POLLHUP = 1, 4, 8, 16
 _FAMILIES = {_socket.AF_INET: 4, _socket.AF_INET6: 6}
 _TYPES = {_socket.SOCK_STREAM: 1, _socket.SOCK_DGRAM: 2}
 _IP_CAP = 64  # >= INET6_ADDRSTRLEN (46)
+_new_buffer = ffi.new_allocator(should_clear_after_alloc=False)  # recv buffers are overwritten anyway
 
 
 def supported() -> bool:
@@ -69,6 +70,11 @@ def socket_error(rc: int, message: str, *, timeout: Optional[float] = None, send
                  shut_wr: bool = False) -> BaseException:
     """The built-in exception for a failed zt_socket call (see the module docstring)."""
     message = message or "zt_socket error %d" % rc
+    if sending and shut_wr and rc in (ERR_NOT_CONNECTED, ERR_CONN_RESET):
+        # Writing after our own shutdown(SHUT_WR) is EPIPE for a kernel socket too.
+        e = BrokenPipeError(_errno.EPIPE, message)
+        e.zt_code = rc
+        return e
     if rc == ERR_AGAIN and timeout:  # a bounded blocking call that ran out of time
         rc = ERR_TIMEOUT
     if rc == ERR_AGAIN:
@@ -80,8 +86,7 @@ def socket_error(rc: int, message: str, *, timeout: Optional[float] = None, send
     elif rc == ERR_CONN_RESET:
         e = ConnectionResetError(_errno.ECONNRESET, message)
     elif rc == ERR_NOT_CONNECTED:
-        # Writing after our own shutdown(SHUT_WR) is EPIPE for a kernel socket too.
-        e = BrokenPipeError(_errno.EPIPE, message) if sending and shut_wr else OSError(_errno.ENOTCONN, message)
+        e = OSError(_errno.ENOTCONN, message)
     elif rc == ERR_ADDR_IN_USE:
         e = OSError(_errno.EADDRINUSE, message)
     elif rc == ERR_UNREACHABLE:
@@ -180,6 +185,8 @@ class Socket:
         self.proto = proto
         self._timeout: Optional[float] = None
         self._shut_wr = False
+        self._eof = False  # a stream recv returned end of stream
+        self._connected = _ptr is not None  # a stream socket from accept() is connected
         if _ptr is None:
             if not supported():
                 raise ZtStateError("this libztcore.so has no sockets (ABI 1.2 zt_socket_new is missing)", ERR_STATE)
@@ -232,7 +239,15 @@ class Socket:
         host, port = _split(address, self.family)
         if host is None:
             raise OSError(_errno.EINVAL, "connect needs a host")
-        self._call(lib.zt_socket_connect, host.encode(), port)
+        try:
+            self._call(lib.zt_socket_connect, host.encode(), port)
+        except ConnectionResetError as e:
+            # A reset while connecting is the peer refusing (RST to our SYN): ECONNREFUSED
+            # for a kernel socket; lwIP says ECONNRESET.
+            refused = ConnectionRefusedError(_errno.ECONNREFUSED, str(e.strerror or e))
+            refused.zt_code = ERR_CONN_REFUSED
+            raise refused from None
+        self._connected = True
 
     def connect_ex(self, address) -> int:
         """Like :meth:`connect`, but returns 0 or the errno instead of raising an OSError."""
@@ -271,10 +286,25 @@ class Socket:
         """Up to ``bufsize`` bytes; ``b""`` when the peer closed (stream) or for an empty datagram."""
         if bufsize < 0:
             raise ValueError("negative buffersize in recv")
-        buf = ffi.new("char[]", max(1, bufsize))
+        buf = _new_buffer("char[]", max(1, bufsize))
         n = ffi.new("size_t*")
-        self._call(lib.zt_socket_recv, buf, bufsize, n)
+        self._recv(buf, bufsize, n)
         return ffi.buffer(buf, n[0])[:]
+
+    def _recv(self, buf, cap: int, n) -> None:
+        if self.type == _socket.SOCK_STREAM and not self._connected:
+            # lwIP would block (forever, without a timeout) on a stream never connected
+            raise socket_error(ERR_NOT_CONNECTED, "recv: the socket is not connected")
+        try:
+            self._call(lib.zt_socket_recv, buf, cap, n)
+        except OSError as e:
+            # lwIP reports ENOTCONN on a stream after its end was read; a kernel socket keeps
+            # saying b"" (EOF), and callers reading "until b''" rely on it.
+            if not (self._eof and getattr(e, "zt_code", 0) == ERR_NOT_CONNECTED):
+                raise
+            n[0] = 0
+        if n[0] == 0 and cap and self.type == _socket.SOCK_STREAM:
+            self._eof = True
 
     def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
         view = ffi.from_buffer(buffer, require_writable=True)
@@ -282,7 +312,7 @@ class Socket:
             raise ValueError("negative buffersize in recv_into")
         cap = len(view) if nbytes == 0 else min(nbytes, len(view))
         n = ffi.new("size_t*")
-        self._call(lib.zt_socket_recv, view, cap, n)
+        self._recv(view, cap, n)
         return n[0]
 
     def sendto(self, data, address) -> int:
@@ -296,7 +326,7 @@ class Socket:
     def recvfrom(self, bufsize: int, flags: int = 0) -> Tuple[bytes, tuple]:
         if bufsize < 0:
             raise ValueError("negative buffersize in recvfrom")
-        buf = ffi.new("char[]", max(1, bufsize))
+        buf = _new_buffer("char[]", max(1, bufsize))
         n = ffi.new("size_t*")
         ip = ffi.new("char[]", _IP_CAP)
         port = ffi.new("uint16_t*")
