@@ -328,10 +328,13 @@ async def _connect(loop: asyncio.AbstractEventLoop, sock: Socket, host: str, por
     def work():
         try:
             sock.connect((host, port))
+            outcome = lambda: fut.done() or fut.set_result(None)  # noqa: E731
         except BaseException as e:  # handed to the loop
-            loop.call_soon_threadsafe(lambda e=e: fut.done() or fut.set_exception(e))
-        else:
-            loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(None))
+            outcome = lambda e=e: fut.done() or fut.set_exception(e)  # noqa: E731
+        try:
+            loop.call_soon_threadsafe(outcome)
+        except RuntimeError:  # the loop was closed meanwhile: nobody waits any more
+            sock.close()
 
     sock.settimeout(timeout)
     threading.Thread(target=work, name="ztcore-connect", daemon=True).start()
@@ -515,31 +518,41 @@ class Server:
         return "<ztcore.aio.Server node=%s sockets=%r>" % (getattr(self.node, "name", "?"), list(self.sockets))
 
 
+def _listen_addresses(node: "Node", host, family: int) -> List[tuple]:
+    """The (family, ip) pairs a server listens on; ip "" is the stack's "any"."""
+    if host is not None and host != "":
+        fam = _family_of(host, family)
+        return [(fam, _host_of(host, fam) or "")]
+    families = [family] if family else [_socket.AF_INET, _socket.AF_INET6]
+    out = []
+    for net in node.list_networks():
+        for cidr in net.ips:
+            ip = cidr.split("/")[0]
+            fam = _socket.AF_INET6 if ":" in ip else _socket.AF_INET
+            if fam in families and (fam, ip) not in out:
+                out.append((fam, ip))
+    out.sort(key=lambda a: families.index(a[0]))  # IPv4 first, as asyncio lists them
+    return out or [(families[0], "")]  # no address yet: the stack's "any"
+
+
 async def create_server(node: "Node", protocol_factory: Callable[[], asyncio.BaseProtocol], host=None,
                         port: int = 0, *, family: int = 0, backlog: int = 100, start_serving: bool = True) -> Server:
     """Like ``loop.create_server`` on ``node``'s stack. ``host`` None (or "") listens on every
-    address of both families (an IPv4 and an IPv6 socket on the same port, the IPv6 one only
-    where the stack allows it); an IP literal or a :class:`~ztcore.Node` listens there only."""
+    address the node holds on its joined networks now (one socket per address, all on the same
+    port, IPv4 first; ``family`` limits it to one family); an IP literal or a
+    :class:`~ztcore.Node` listens there only.
+
+    Why not one socket bound to "any" per family: lwIP keeps one port table for the whole
+    process, where a listener on "any" takes the port for every address of every node and
+    both families, and the C ABI's "any" is the node's first network only."""
     loop = asyncio.get_running_loop()
-    if host is None or host == "":
-        families = [family] if family else [_socket.AF_INET, _socket.AF_INET6]
-    else:
-        families = [_family_of(host, family)]
     sockets: List[Socket] = []
     try:
-        for i, fam in enumerate(families):
+        for fam, ip in _listen_addresses(node, host, family):
             s = node.socket(fam, _socket.SOCK_STREAM)
-            try:
-                # port 0: the other families take the port the first one got
-                s.bind((_host_of(host, fam) or "", sockets[0].getsockname()[1] if sockets else port))
-            except OSError as e:
-                s.close()
-                if i == 0:
-                    raise
-                # e.g. EADDRINUSE when the IPv4 listener already covers IPv6 (dual stack)
-                log.debug("no %s listener on %s: %s", fam.name if hasattr(fam, "name") else fam, node, e)
-                continue
             sockets.append(s)
+            # port 0: the first socket gets a free port, the others take the same one
+            s.bind((ip, sockets[0].getsockname()[1] if len(sockets) > 1 else port))
     except BaseException:
         for s in sockets:
             s.close()

@@ -30,12 +30,14 @@ def test_echo_server_with_concurrent_clients_from_two_nodes(stack_lab):
         assert writer.get_extra_info("peername")[:2] == (n1.ip(family), port)
         assert writer.get_extra_info("sockname")[0] == node.ip(family)
         payload = os.urandom(size)
-        # Write in pieces while the echo comes back (drain() pauses on the high-water mark).
+        # The echo is read while we write (else both sides' buffers fill up and each waits for
+        # the other, as with kernel sockets); drain() pauses on the high-water mark.
+        echoed = asyncio.create_task(reader.read())  # until the server closes
         for i in range(0, size, 50_000):
             writer.write(payload[i:i + 50_000])
             await writer.drain()
         writer.write_eof()
-        got = await reader.read()  # until the server closes
+        got = await echoed
         writer.close()
         await writer.wait_closed()
         return hashlib.sha256(got).hexdigest() == hashlib.sha256(payload).hexdigest(), len(got), size
@@ -45,8 +47,9 @@ def test_echo_server_with_concurrent_clients_from_two_nodes(stack_lab):
         server = await n1.start_server(echo, port=0)
         assert server.is_serving() and server.sockets
         port = server.sockets[0].getsockname()[1]
-        assert server.sockets[0].family == socket.AF_INET
-        # host=None listens on both families (with an IPv6 socket unless the IPv4 one covers both)
+        assert [(s.family, s.getsockname()[:2]) for s in server.sockets] == [
+            (socket.AF_INET, (n1.ip(), port)), (socket.AF_INET6, (n1.ip(socket.AF_INET6), port))]
+        # host=None: one listener per address of n1 (IPv4 first, then IPv6), one port
         jobs = [client(node, socket.AF_INET6 if i % 3 == 2 else socket.AF_INET, 1000 + i * 150_000)
                 for i, node in enumerate([n2, n2, n2, n3, n3, n3])]
         results = await asyncio.wait_for(asyncio.gather(*jobs), 120)
