@@ -56,7 +56,9 @@ def _serve_one(conn: "socket.socket", server: Node, timeout: float) -> None:
 
 
 def _answer(conn: "socket.socket", server: Node, timeout: float) -> None:
-    # The lab service: one line in (the client's ztid), one line out, then close.
+    # The lab service: one line in (the client's ztid), one line out, then close once the
+    # client closed: the side closing first keeps the connection in TIME_WAIT (2 min in lwIP)
+    # and that must not be the server's port, or the service could not start again meanwhile.
     with conn:
         conn.settimeout(timeout)
         line = b""
@@ -67,6 +69,8 @@ def _answer(conn: "socket.socket", server: Node, timeout: float) -> None:
             line += chunk
         peer = line.decode("ascii", "replace").strip()
         conn.sendall(("hello %s, this is %s (%s)\n" % (peer, server.name, server.ztid)).encode())
+        while conn.recv(256):
+            pass
 
 
 def tcp_demo(server: Node, clients: Sequence[Node], port: int = 7, timeout: float = 15.0, out=None) -> List[TcpResult]:
