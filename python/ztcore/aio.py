@@ -9,9 +9,10 @@ socket's readiness may have changed — data, a connection, an accepted peer, se
 or a close — and stays readable until a socket call clears it. :class:`ZtTransport` is an
 ``asyncio.Transport`` that registers that eventfd with ``loop.add_reader`` and, on each wake-up,
 reads the readiness with ``zt_socket_poll`` (which clears the eventfd) and then makes
-non-blocking ``zt_socket_recv``/``zt_socket_send`` calls until they say ``ZT_ERR_AGAIN``. Since any
-socket call may clear the eventfd, a call made outside a wake-up (``write()`` sending straight
-away) schedules one more readiness check, so no wake-up is lost. The transport does what the
+non-blocking ``zt_socket_recv``/``zt_socket_send`` calls until they say ``ZT_ERR_AGAIN``. Since
+other socket calls may clear the eventfd too (recv does, and re-arms it only for more data), a
+call that might have swallowed a signal — ``write()`` sending straight away, reads while writes
+are pending — schedules one more readiness check, so no wake-up is lost. The transport does what the
 selector transports of asyncio do: a write buffer with high/low water marks that pauses and
 resumes the protocol (so ``StreamWriter.drain()`` works), ``pause_reading``/``resume_reading``,
 ``write_eof`` (TCP half-close), ``close`` (after the buffer is flushed) and ``abort``.
@@ -111,6 +112,14 @@ class ZtTransport(asyncio.Transport):
             self._read()
 
     def _read(self) -> None:
+        self._read_some()
+        if self._buffer:
+            # recv clears the eventfd and re-arms it only for more data: a send-space signal
+            # that came since our poll() would be lost, and with it the wake-up for the
+            # pending writes. Look again.
+            self._schedule_check()
+
+    def _read_some(self) -> None:
         for _ in range(_READS_PER_WAKEUP):
             try:
                 data = self._sock.recv(_READ_CHUNK)

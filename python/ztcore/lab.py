@@ -237,6 +237,10 @@ class Lab:
         if not self.runtime.wait_for(self._all_ok, self.timeout):
             raise LabError("not every node got its network config within %.0f s: %s" % (self.timeout, ", ".join(
                 "%s %s" % (n.name, self._status(n)) for n in self.nodes)))
+        if self.stack and not self.runtime.wait_for(lambda: all(n.stack_ready(self.nwid) for n in self.nodes),
+                                                    self.timeout):
+            raise LabError("not every node's IP stack took its addresses within %.0f s: %s" % (
+                self.timeout, ", ".join(n.name for n in self.nodes if not n.stack_ready(self.nwid))))
         self.timings["config"] = time.monotonic() - t
         log.info("lab up: %s", ", ".join("%s=%s" % (n.name, n.ztid) for n in self.nodes))
 
@@ -286,7 +290,8 @@ class Lab:
         if authorize:
             self.controller.authorize(self.nwid, node.ztid)
         if wait and authorize and not self.runtime.wait_for(
-                lambda: node.online and node.network(self.nwid).status == "OK", self.timeout):
+                lambda: node.online and node.network(self.nwid).status == "OK"
+                and (not self.stack or node.stack_ready(self.nwid)), self.timeout):
             raise LabError("%s did not get its network config within %.0f s" % (node.name, self.timeout))
         return node
 

@@ -722,6 +722,27 @@ class Node:
                 self.name, "IPv6" if family == _socket.AF_INET6 else "IPv4", nw))
         return ip
 
+    def stack_ready(self, nwid: Optional[IdLike] = None) -> bool:
+        """True once this node's stack holds every address the network's config assigned (the
+        stack takes a new config a moment after the node does). Probed with a UDP bind to each
+        address, which the stack refuses until it has it."""
+        if not self.stack:
+            return False
+        try:
+            ips = self.network(self._nw(nwid)).ips
+        except ZtError:
+            return False
+        if not ips:
+            return False
+        for cidr in ips:
+            ip = cidr.split("/")[0]
+            try:
+                with self.socket(_socket.AF_INET6 if ":" in ip else _socket.AF_INET, _socket.SOCK_DGRAM) as s:
+                    s.bind((ip, 0))
+            except OSError:
+                return False
+        return True
+
     def socket(self, family: int = _socket.AF_INET, type: int = _socket.SOCK_STREAM, proto: int = 0):
         """A TCP or UDP socket on this node's stack, used like the standard library's
         (:class:`ztcore.Socket`, see :mod:`ztcore.sockets`). Needs ``Node(..., stack=True)``."""
