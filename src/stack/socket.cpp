@@ -255,8 +255,10 @@ Status Socket::connect(const proto::InetAddress& ip, uint16_t port) {
   socklen_t sl;
   sockaddr_storage ss = to_sa(ip, port, &sl);
   drain_event();
+  // lwIP reports a RST answering our SYN as ECONNRESET; for connect that is a refusal.
+  auto refused = [](int e) { return e == ECONNRESET ? ECONNREFUSED : e; };
   if (timeout_ms_ <= 0) {  // blocking (lwIP's connect has no timeout) or non-blocking
-    if (lwip_connect(fd_, reinterpret_cast<sockaddr*>(&ss), sl) != 0) return errno_error("connect", errno);
+    if (lwip_connect(fd_, reinterpret_cast<sockaddr*>(&ss), sl) != 0) return errno_error("connect", refused(errno));
     return ok_status();
   }
   // A bounded connect: non-blocking connect, wait for writability, read the outcome.
@@ -278,7 +280,7 @@ Status Socket::connect(const proto::InetAddress& ip, uint16_t port) {
     }
   }
   lwip_fcntl(fd_, F_SETFL, 0);
-  if (e != 0) return errno_error("connect", e);
+  if (e != 0) return errno_error("connect", refused(e));
   return ok_status();
 }
 
