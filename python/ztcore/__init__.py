@@ -20,7 +20,7 @@ from .errors import (ControllerError, LabError, ZtError, ZtInternalError, ZtInva
 from .types import Address, Frame, Mac, Network, NetworkId, Route, TraceEvent, UserMessage, WirePacket
 from .node import (LAB_ETHERTYPE, Controller, Node, NodeStatus, Peer, Runtime, generate_identities,
                    generate_identity, identity_address, make_planet, network_mac, version)
-from .lab import LAB_NETWORK, Lab, TcpResult, tcp_demo
+from .lab import LAB_NETWORK, TCP_PORT, Lab, TcpResult, tcp_demo
 from .sockets import Socket
 from . import aio  # noqa: F401  (ztcore.aio, the asyncio layer)
 

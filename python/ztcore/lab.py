@@ -31,15 +31,20 @@ LAB_NETWORK = {
 LAB_WORLD_ID = 0x1AB
 
 
+#: The port of the lab's TCP service, as ``ztcore lab --tcp`` (tools/cmd_lab.cpp) uses it.
+TCP_PORT = 7000
+
+
 @dataclass(frozen=True)
 class TcpResult:
-    """One client of :func:`tcp_demo`: times in milliseconds, ``answer`` the server's line (or
-    ``error`` the reason it failed)."""
+    """One client of :func:`tcp_demo`: times in milliseconds (``connect_ms`` until connected,
+    ``rtt_ms`` from sending the ztid to the whole answer), ``answer`` the server's line, or
+    ``error`` why it failed."""
     client: str
     ztid: str
     ip: str
     connect_ms: float = 0.0
-    answer_ms: float = 0.0
+    rtt_ms: float = 0.0
     answer: str = ""
     error: str = ""
 
@@ -56,34 +61,76 @@ def _serve_one(conn: "socket.socket", server: Node, timeout: float) -> None:
 
 
 def _answer(conn: "socket.socket", server: Node, timeout: float) -> None:
-    # The lab service: one line in (the client's ztid), one line out, then close once the
-    # client closed: the side closing first keeps the connection in TIME_WAIT (2 min in lwIP)
-    # and that must not be the server's port, or the service could not start again meanwhile.
+    # The lab service of `ztcore lab --tcp`: the client's ztid in, "hello <ztid> from <server
+    # ztid>" out (plus a newline: the end of the answer), then the server closes once the
+    # client closed. Unlike the C lab's server it does not close first: the side closing first
+    # keeps the connection in TIME_WAIT (2 min in lwIP), which must not be on the server's
+    # port, or the service could not start again meanwhile.
     with conn:
         conn.settimeout(timeout)
-        line = b""
-        while not line.endswith(b"\n") and len(line) < 256:
-            chunk = conn.recv(256)
-            if not chunk:
-                break
-            line += chunk
-        peer = line.decode("ascii", "replace").strip()
-        conn.sendall(("hello %s, this is %s (%s)\n" % (peer, server.name, server.ztid)).encode())
+        got = conn.recv(64)
+        if not got:
+            return
+        conn.sendall(b"hello " + got.strip() + (" from %s\n" % server.ztid).encode())
         while conn.recv(256):
             pass
 
 
-def tcp_demo(server: Node, clients: Sequence[Node], port: int = 7, timeout: float = 15.0, out=None) -> List[TcpResult]:
-    """``server`` listens on TCP ``port`` of its stack; each client connects to the server's IPv4
-    address, sends its ztid and reads one line back. See :meth:`Lab.tcp_demo`."""
+def _tcp_client(node: Node, server_ip: str, port: int, deadline: float) -> TcpResult:
+    # Connect (retried while the server's stack or its ARP group is not there yet), send the
+    # ztid, read the answer line, close.
+    ip, error = "", ""
+    t0 = time.monotonic()
+    try:
+        ip = node.ip(socket.AF_INET)
+        while True:
+            s = node.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.settimeout(max(0.05, min(1.0, deadline - time.monotonic())))
+            try:
+                s.connect((server_ip, port))
+                break
+            except (ConnectionError, TimeoutError, OSError) as e:
+                s.close()
+                if time.monotonic() + 0.05 >= deadline:
+                    raise
+                error = str(e)
+                time.sleep(0.05)
+        with s:
+            connected = time.monotonic()
+            s.settimeout(max(0.05, deadline - connected))
+            s.sendall(str(node.ztid).encode())
+            answer = b""
+            while not answer.endswith(b"\n"):
+                chunk = s.recv(256)
+                if not chunk:
+                    break
+                answer += chunk
+            done = time.monotonic()
+    except (OSError, ValueError) as e:
+        return TcpResult(node.name, str(node.ztid), ip, error=str(e) or error or type(e).__name__)
+    text = answer.decode("utf-8", "replace").strip()
+    r = TcpResult(node.name, str(node.ztid), ip, (connected - t0) * 1000, (done - connected) * 1000, text)
+    if not text.startswith("hello %s from " % node.ztid):
+        r = TcpResult(r.client, r.ztid, r.ip, r.connect_ms, r.rtt_ms, text, "unexpected answer %r" % text)
+    return r
+
+
+def tcp_demo(server: Node, clients: Sequence[Node], port: int = TCP_PORT, timeout: float = 30.0,
+             out=None) -> List[TcpResult]:
+    """``server`` listens on TCP ``port`` of its stack; every client connects to the server's
+    IPv4 address (up to 8 at a time), sends its ztid and reads the answer, "hello <ztid> from
+    <server ztid>". Prints what ``ztcore lab --tcp`` prints (to ``out``, default stdout;
+    ``out=False`` prints nothing) and returns one :class:`TcpResult` per client, in order."""
     out = sys.stdout if out is None else out
     say = (lambda text: print(text, file=out, flush=True)) if out else (lambda text: None)
-    listener = server.socket(socket.AF_INET, socket.SOCK_STREAM)
-    stop = threading.Event()
+    deadline = time.monotonic() + timeout
     server_ip = server.ip(socket.AF_INET)
     results: List[Optional[TcpResult]] = [None] * len(clients)
+    stop = threading.Event()
+    next_client = iter(range(len(clients)))
+    lock = threading.Lock()
 
-    def accept_loop() -> None:
+    def accept_loop(listener) -> None:
         while not stop.is_set():
             try:
                 conn, _ = listener.accept()
@@ -95,41 +142,27 @@ def tcp_demo(server: Node, clients: Sequence[Node], port: int = 7, timeout: floa
                 return
             threading.Thread(target=_serve_one, args=(conn, server, timeout), daemon=True).start()
 
-    def client(i: int, node: Node) -> None:
-        ip = ""
-        t0 = time.monotonic()
-        try:
-            ip = node.ip(socket.AF_INET)
-            with node.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-                s.settimeout(timeout)
-                s.connect((server_ip, port))
-                t1 = time.monotonic()
-                s.sendall(("%s\n" % node.ztid).encode())
-                answer = b""
-                while not answer.endswith(b"\n"):
-                    chunk = s.recv(256)
-                    if not chunk:
-                        break
-                    answer += chunk
-                t2 = time.monotonic()
-            results[i] = TcpResult(node.name, str(node.ztid), ip, (t1 - t0) * 1000, (t2 - t1) * 1000,
-                                   answer.decode("utf-8", "replace").strip())
-        except (OSError, ValueError) as e:
-            results[i] = TcpResult(node.name, str(node.ztid), ip, error=str(e) or type(e).__name__)
+    def worker() -> None:
+        while True:
+            with lock:
+                i = next(next_client, None)
+            if i is None:
+                return
+            results[i] = _tcp_client(clients[i], server_ip, port, deadline)
 
-    with listener:
+    with server.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
         listener.bind(("", port))
-        listener.listen(max(8, len(clients)))
-        listener.settimeout(0.2)  # the accept loop checks `stop` this often
-        acceptor = threading.Thread(target=accept_loop, name="tcp-demo-accept", daemon=True)
+        listener.listen(64)
+        listener.settimeout(0.2)  # the accept loop looks at `stop` this often
+        acceptor = threading.Thread(target=accept_loop, args=(listener,), name="tcp-demo-accept", daemon=True)
         acceptor.start()
-        say("[tcp] %s (%s) serves on %s:%d; %d clients connect" % (server.name, server.ztid, server_ip, port,
-                                                                  len(clients)))
+        say("[lab] tcp: %s serves %s:%d; %d nodes connect, send their ztid, read the answer" % (
+            server.name, server_ip, port, len(clients)))
         t0 = time.monotonic()
-        threads = [threading.Thread(target=client, args=(i, n), daemon=True) for i, n in enumerate(clients)]
-        for t in threads:
+        workers = [threading.Thread(target=worker, daemon=True) for _ in range(min(8, len(clients)))]
+        for t in workers:
             t.start()
-        for t in threads:
+        for t in workers:
             t.join()
         total = (time.monotonic() - t0) * 1000
         stop.set()
@@ -137,11 +170,12 @@ def tcp_demo(server: Node, clients: Sequence[Node], port: int = 7, timeout: floa
     done: List[TcpResult] = [r for r in results if r is not None]
     for r in done:
         if r.ok:
-            say("[tcp] %-4s %s %-15s connect %7.1f ms  answer %7.1f ms  %r" % (
-                r.client, r.ztid, r.ip, r.connect_ms, r.answer_ms, r.answer))
+            say("  %-6s connect %7.1f ms  round trip %7.1f ms  \"%s\"" % (r.client, r.connect_ms, r.rtt_ms, r.answer))
         else:
-            say("[tcp] %-4s %s %-15s FAILED: %s" % (r.client, r.ztid, r.ip, r.error))
-    say("[tcp] %d of %d clients answered in %.1f ms" % (sum(r.ok for r in done), len(clients), total))
+            say("  %-6s FAILED: %s" % (r.client, r.error))
+    good = sum(r.ok for r in done)
+    say("[lab] tcp %s: %d/%d nodes got their answer in %.1f ms" % (
+        "OK" if good == len(clients) else "FAILED", good, len(clients), total))
     return done
 
 
@@ -295,11 +329,11 @@ class Lab:
             raise LabError("%s did not get its network config within %.0f s" % (node.name, self.timeout))
         return node
 
-    def tcp_demo(self, port: int = 7, timeout: float = 15.0, out=None) -> List[TcpResult]:
-        """The TCP service of the lab (``ztcore lab --tcp``): n1 serves on ``port``, every other
-        member connects to n1's IPv4 address (all at once, one thread each), sends its ztid and
-        reads the answer. Prints one line per client with its timings (to ``out``, default
-        stdout; ``out=False`` prints nothing) and returns the :class:`TcpResult` list.
+    def tcp_demo(self, port: int = TCP_PORT, timeout: float = 30.0, out=None) -> List[TcpResult]:
+        """The TCP service of the lab, as ``ztcore lab --tcp``: n1 serves on ``port`` (7000),
+        every other member connects to n1's IPv4 address, sends its ztid and reads the answer.
+        Prints one line per client with its timings (to ``out``, default stdout; ``out=False``
+        prints nothing) and returns the :class:`TcpResult` list (see :func:`tcp_demo`).
         Needs ``Lab(..., stack=True)``."""
         if not self.stack:
             raise LabError("tcp_demo needs the nodes' IP stacks: Lab(..., stack=True)")

@@ -6,23 +6,25 @@ import subprocess
 
 from conftest import REPO, require_sockets
 from test_repl import PY, env
+import ztcore
 
 
 def test_lab_tcp_demo_every_node_gets_its_answer(stack_lab):
     out = io.StringIO()
-    results = stack_lab.tcp_demo(port=7, out=out)
+    results = stack_lab.tcp_demo(out=out)
     n1 = stack_lab.n1
     assert [r.client for r in results] == ["n2", "n3"]
     for r, node in zip(results, stack_lab.nodes[1:]):
         assert r.ok, r.error
-        assert r.answer == "hello %s, this is n1 (%s)" % (node.ztid, n1.ztid)
-        assert r.ip == node.ip() and r.connect_ms > 0 and r.answer_ms > 0
+        assert r.answer == "hello %s from %s" % (node.ztid, n1.ztid)
+        assert r.ip == node.ip() and r.connect_ms > 0 and r.rtt_ms > 0
     text = out.getvalue()
-    assert "[tcp] n1 (%s) serves on %s:7" % (n1.ztid, n1.ip()) in text
-    assert len(re.findall(r"^\[tcp\] n[23] +[0-9a-f]{10} .* connect +[\d.]+ ms +answer +[\d.]+ ms", text, re.M)) == 2
-    assert "[tcp] 2 of 2 clients answered" in text
-    # The service can run again (the port was released).
-    assert all(r.ok for r in stack_lab.tcp_demo(port=7, out=False))
+    assert "[lab] tcp: n1 serves %s:%d; 2 nodes connect" % (n1.ip(), ztcore.lab.TCP_PORT) in text
+    assert len(re.findall(r'^  n[23] +connect +[\d.]+ ms  round trip +[\d.]+ ms  "hello [0-9a-f]{10} from ', text,
+                          re.M)) == 2, text
+    assert "[lab] tcp OK: 2/2 nodes got their answer in" in text
+    # The service can run again at once (TIME_WAIT stays on the clients' side).
+    assert all(r.ok for r in stack_lab.tcp_demo(out=False))
 
 
 def test_repl_tcp_flag_runs_the_tcp_service():
@@ -31,8 +33,8 @@ def test_repl_tcp_flag_runs_the_tcp_service():
                         "print('STACK', all(n.stack for n in lab.nodes))"],
                        env=env(), cwd=str(REPO), capture_output=True, text=True, timeout=90)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "[tcp] 2 of 2 clients answered" in r.stdout, r.stdout
-    assert len(re.findall(r"^\[tcp\] n[23] .*'hello [0-9a-f]{10}, this is n1", r.stdout, re.M)) == 2, r.stdout
+    assert "[lab] tcp OK: 2/2 nodes got their answer" in r.stdout, r.stdout
+    assert len(re.findall(r'^  n[23] .* "hello [0-9a-f]{10} from [0-9a-f]{10}"$', r.stdout, re.M)) == 2, r.stdout
     assert "STACK True" in r.stdout
 
 
