@@ -25,9 +25,10 @@ from .sockets import Socket
 from . import aio  # noqa: F401  (ztcore.aio, the asyncio layer)
 
 __all__ = [
-    "Address", "Controller", "ControllerError", "Frame", "HEADER_PATH", "LAB_ETHERTYPE", "LAB_NETWORK", "LIB_PATH",
-    "Lab", "LabError", "Mac", "Network", "NetworkId", "Node", "NodeStatus", "Peer", "Route", "Runtime", "Socket",
-    "TcpResult", "TraceEvent", "UserMessage", "WirePacket", "ZtError", "ZtIOError", "ZtInternalError", "ZtInvalidArgument",
-    "ZtNotFound", "ZtStateError", "ZtTooLarge", "generate_identities", "generate_identity", "identity_address",
-    "make_planet", "network_mac", "tcp_demo", "version",
+    "Address", "Controller", "ControllerError", "Frame", "generate_identities", "generate_identity",
+    "HEADER_PATH", "identity_address", "Lab", "LAB_ETHERTYPE", "LAB_NETWORK", "LabError", "LIB_PATH", "Mac",
+    "make_planet", "Network", "network_mac", "NetworkId", "Node", "NodeStatus", "Peer", "Route", "Runtime",
+    "Socket", "tcp_demo", "TCP_PORT", "TcpResult", "TraceEvent", "UserMessage", "version", "WirePacket",
+    "ZtError", "ZtInternalError", "ZtInvalidArgument", "ZtIOError", "ZtNotFound", "ZtStateError",
+    "ZtTooLarge",
 ]
