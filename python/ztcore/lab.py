@@ -271,8 +271,13 @@ class Lab:
         if not self.runtime.wait_for(self._all_ok, self.timeout):
             raise LabError("not every node got its network config within %.0f s: %s" % (self.timeout, ", ".join(
                 "%s %s" % (n.name, self._status(n)) for n in self.nodes)))
-        if self.stack and not self.runtime.wait_for(lambda: all(n.stack_ready(self.nwid) for n in self.nodes),
-                                                    self.timeout):
+        ready = set()  # nodes whose stack was seen ready (the probe makes sockets: not again)
+
+        def stacks_ready() -> bool:
+            ready.update(n for n in self.nodes if n not in ready and n.stack_ready(self.nwid))
+            return len(ready) == len(self.nodes)
+
+        if self.stack and not self.runtime.wait_for(stacks_ready, self.timeout):
             raise LabError("not every node's IP stack took its addresses within %.0f s: %s" % (
                 self.timeout, ", ".join(n.name for n in self.nodes if not n.stack_ready(self.nwid))))
         self.timings["config"] = time.monotonic() - t
