@@ -39,6 +39,7 @@
 #include "proto/world.hpp"
 #include "runtime/identity_store.hpp"
 #include "runtime/runtime.hpp"
+#include "stack/stack.hpp"
 
 namespace zt::cli {
 
@@ -51,6 +52,7 @@ const char* kBenchUsage =
     "usage: ztcore bench online [-n N] [--idle N2] [--timeout SECONDS]\n"
     "       ztcore bench frames [--seconds S] [--size BYTES] [--window FRAMES] [--timeout SECONDS]\n"
     "       ztcore bench join [-n M] [--timeout SECONDS]\n"
+    "       ztcore bench tcp [--seconds S] [--timeout SECONDS]\n"
     "\n"
     "Everything runs in this process on 127.0.0.1 only; each benchmark prints one JSON object on\n"
     "stdout (progress on stderr). Identities are generated first, in parallel, and not timed.\n"
@@ -64,7 +66,12 @@ const char* kBenchUsage =
     "        run, this machine's one-core limit from raw UDP loopback (sendmmsg/recvmmsg of the\n"
     "        same datagrams) and armor+dearmor of the same packet, and prints the ratio.\n"
     "join    root, controller and 2*M members (default M=10), pre-authorized and ONLINE: M join\n"
-    "        one after the other, then M all at once; join -> network config OK (median, max ms).\n";
+    "        one after the other, then M all at once; join -> network config OK (median, max ms).\n"
+    "tcp     root, controller and two members A and B with the IP stack (lwIP) on a private\n"
+    "        network: one TCP connection A->B for S seconds (default 5), bulk send/recv. Prints\n"
+    "        gbit_per_s, the CPU share of the runtime loop thread and of lwIP's tcpip thread,\n"
+    "        cores used by the process, and this machine's frames limit (as `bench frames`:\n"
+    "        raw UDP + crypto of 1400-byte frames on one core) measured in the same run.\n";
 
 long rss_kib() {
   std::ifstream in("/proc/self/status");
@@ -911,6 +918,178 @@ static int bench_join(const Args& args) {
   return ok ? 0 : 1;
 }
 
+// ---- bench tcp ----------------------------------------------------------------------------------
+
+// CPU time (s) a thread of this process has used, from /proc/self/task/<tid>/schedstat.
+static double task_cpu_s(long tid) {
+  std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/schedstat");
+  unsigned long long ns = 0;
+  in >> ns;
+  return double(ns) / 1e9;
+}
+
+static double process_cpu_s() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// Two stack members of a fresh network with IPv4 addresses; fills A, B and B's address.
+static std::string tcp_members(BenchLab& lab, NetWatch& nw, const std::vector<proto::Identity>& ids,
+                               Clock::time_point deadline, std::shared_ptr<stack::NodeStack> st[2],
+                        std::shared_ptr<runtime::NodeHandle> h[2], uint64_t& nwid) {
+  nwid = (ids[1].address() << 24) | 0xbe0002;
+  auto r = lab.ctl.write_network(
+      runtime::now_ms(), nwid,
+      controller::json{{"name", "ztcore-bench-tcp"}, {"private", true}, {"v4AssignMode", {{"zt", true}}},
+                       {"ipAssignmentPools", controller::json::array({{{"ipRangeStart", "10.200.0.1"}, {"ipRangeEnd", "10.200.0.254"}}})},
+                       {"routes", controller::json::array({{{"target", "10.200.0.0/24"}, {"via", nullptr}}})}});
+  if (!r.ok()) return "network: " + r.body.dump();
+  for (int i = 0; i < 2; ++i) {
+    const proto::Identity& id = ids[2 + size_t(i)];
+    auto a = lab.ctl.write_member(runtime::now_ms(), nwid, id.address(), controller::json{{"authorized", true}});
+    if (!a.ok()) return "authorize: " + a.body.dump();
+    auto c = lab.config(id, 0);
+    nw.attach(c, id.address());
+    c.join = {nwid};
+    st[i] = stack::NodeStack::attach(c);
+    auto n = lab.rt.add_node(std::move(c));
+    if (!n.ok()) return "node: " + n.error();
+    h[i] = *n;
+    st[i]->start(lab.rt, h[i]);
+  }
+  while (!(st[0]->ready(nwid) && st[1]->ready(nwid)))
+    if (Clock::now() > deadline) return "the members' stacks did not come up";
+    else std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return {};
+}
+
+static int bench_tcp(const Args& args) {
+  double seconds = 5;
+  size_t timeout_s = 30;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    bool good = i + 1 < args.size();
+    if (good && a == "--seconds") good = parse_seconds(args[i + 1], seconds);
+    else if (good && a == "--timeout") good = parse_count(args[i + 1], timeout_s) && timeout_s >= 1;
+    else good = false;
+    if (!good) {
+      std::fprintf(stderr, "error: bad option '%s'\n\n%s", a.c_str(), kBenchUsage);
+      return 2;
+    }
+    ++i;
+  }
+  crypto::init();
+  const std::string load_start = loadavg();
+  double gen_ms = 0;
+  auto ids = generate(4, std::max(1u, std::thread::hardware_concurrency()), gen_ms);
+  const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+  BenchLab lab;
+  if (auto e = lab.start(ids[0], ids[1]); !e.empty()) {
+    std::fprintf(stderr, "error: %s\n", e.c_str());
+    return 1;
+  }
+  NetWatch nw;
+  std::shared_ptr<stack::NodeStack> st[2];
+  std::shared_ptr<runtime::NodeHandle> h[2];
+  uint64_t nwid = 0;
+  auto fail = [&](const std::string& e) {
+    std::fprintf(stderr, "error: %s\n", e.c_str());
+    for (auto& s : st)
+      if (s) s->close();
+    return 1;
+  };
+  std::fprintf(stderr, "starting two stack members...\n");
+  if (auto e = tcp_members(lab, nw, ids, deadline, st, h, nwid); !e.empty()) return fail(e);
+  auto addrs = st[1]->addresses(nwid);
+  proto::InetAddress b_ip;
+  for (const auto& a : addrs)
+    if (a.is_v4()) b_ip = proto::InetAddress::v4(a.ip(), 0);
+  auto srv = st[1]->socket(AF_INET, SOCK_STREAM);
+  if (!srv.ok() || !(*srv)->bind(std::nullopt, 5001).ok() || !(*srv)->listen(4).ok()) return fail("listen on B");
+  std::atomic<uint64_t> received{0};
+  std::atomic<bool> stop{false};
+  std::thread receiver([&] {
+    (void)(*srv)->set_timeout(int64_t(timeout_s) * 1000);
+    auto c = (*srv)->accept(nullptr);
+    if (!c.ok()) return;
+    std::vector<uint8_t> buf(256 * 1024);
+    for (;;) {
+      auto n = (*c)->recv(buf.data(), buf.size());
+      if (!n.ok() || *n == 0) return;
+      received.fetch_add(*n, std::memory_order_relaxed);
+    }
+  });
+  std::shared_ptr<stack::Socket> cli;
+  std::fprintf(stderr, "connecting A -> B (%s:5001)...\n", b_ip.ip_string().c_str());
+  while (!cli && Clock::now() < deadline) {
+    auto c = st[0]->socket(AF_INET, SOCK_STREAM);
+    if (c.ok() && (*c)->set_timeout(1000).ok() && (*c)->connect(b_ip, 5001).ok()) cli = *c;
+  }
+  if (!cli) {
+    receiver.detach();
+    return fail("connect A -> B");
+  }
+  (void)cli->set_timeout(-1);
+  long loop_tid = 0;
+  lab.rt.call([&] { loop_tid = long(::gettid()); });
+  const long tcpip_tid = stack::tcpip_thread_tid();
+  std::thread sender([&] {
+    std::vector<uint8_t> buf(64 * 1024, 0x5a);
+    while (!stop.load()) {
+      auto n = cli->send(buf);
+      if (!n.ok()) return;
+    }
+  });
+  std::fprintf(stderr, "sending for %.1f s...\n", seconds);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // warm-up (slow start)
+  const double l0 = task_cpu_s(loop_tid), t0c = task_cpu_s(tcpip_tid), p0 = process_cpu_s();
+  const uint64_t b0 = received.load();
+  const auto t0 = Clock::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  const uint64_t bytes = received.load() - b0;
+  const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double loop_cpu = task_cpu_s(loop_tid) - l0, tcpip_cpu = task_cpu_s(tcpip_tid) - t0c;
+  const double proc_cpu = process_cpu_s() - p0;
+  stop = true;
+  (void)cli->shutdown(SHUT_RDWR);
+  sender.join();
+  cli->close();
+  receiver.join();
+  const auto counters_a = st[0]->counters(), counters_b = st[1]->counters();
+  for (auto& s : st) s->close();
+
+  // The same run's frames limit (as `bench frames`): raw UDP + crypto of 1400-byte frames.
+  Bytes payload(1400);
+  crypto::random_bytes(payload.data(), payload.size());
+  const FrameWire fw = frame_wire(h[0]->address(), h[1]->address(), nwid, payload, proto::Cipher::AesGmacSiv, 1432);
+  Rate udp, cry;
+  uint64_t udp_lost = 0;
+  udp_rate(fw, 1.0, udp, udp_lost);
+  crypto_rate(fw, proto::Cipher::AesGmacSiv, 1.0, cry);
+  const double limit = udp.per_cpu_s() > 0 && cry.per_cpu_s() > 0 ? 1.0 / (1.0 / udp.per_cpu_s() + 1.0 / cry.per_cpu_s()) : 0;
+  const double gbit = double(bytes) * 8 / wall / 1e9;
+  const double cores = wall > 0 ? proc_cpu / wall : 0;
+  json out{{"gbit_per_s", round3(gbit)},
+           {"cores_used", round3(cores)},
+           {"gbit_per_core", cores > 0 ? round3(gbit / cores) : 0.0},
+           {"ratio_vs_stock_per_core", cores > 0 ? round3(gbit / cores / 0.58) : 0.0},
+           {"loop_cpu_share", round3(loop_cpu / wall)},
+           {"tcpip_cpu_share", round3(tcpip_cpu / wall)},
+           {"limit_frames_per_s", int64_t(limit)},
+           {"limit_gbit_per_s", round3(limit * 1400 * 8 / 1e9)},
+           {"seconds", round3(wall)},
+           {"bytes", bytes},
+           {"frames_out_a", counters_a.frames_out},
+           {"frames_in_b", counters_b.frames_in},
+           {"dropped_in", counters_a.dropped_in + counters_b.dropped_in},
+           {"dropped_out", counters_a.dropped_out + counters_b.dropped_out},
+           {"loadavg_start", load_start},
+           {"loadavg_end", loadavg()}};
+  std::printf("%s\n", out.dump().c_str());
+  return bytes > 0 ? 0 : 1;
+}
+
 int cmd_bench(const Args& args) {
   if (args.empty()) {
     std::fputs(kBenchUsage, stderr);
@@ -923,6 +1102,7 @@ int cmd_bench(const Args& args) {
   if (args[0] == "online") return bench_online(args);
   if (args[0] == "frames") return bench_frames(args);
   if (args[0] == "join") return bench_join(args);
+  if (args[0] == "tcp") return bench_tcp(args);
   std::fprintf(stderr, "error: unknown benchmark '%s'\n\n%s", args[0].c_str(), kBenchUsage);
   return 2;
 }

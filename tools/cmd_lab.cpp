@@ -2,11 +2,13 @@
 // controller with a private network, and N member nodes; authorize them, wait until all are
 // online with a config, then run the seed's discovery (broadcast ping, unicast pongs).
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <netinet/in.h>
 #include <thread>
 
 #include "base/hex.hpp"
@@ -15,6 +17,7 @@
 #include "proto/world.hpp"
 #include "runtime/identity_store.hpp"
 #include "runtime/runtime.hpp"
+#include "stack/stack.hpp"
 
 namespace zt::cli {
 using controller::json;
@@ -56,13 +59,145 @@ std::vector<proto::Identity> generate_identities(size_t n) {
 }
 
 const char* kLabHelp =
-    "usage: ztcore lab [-n N] [--timeout SECONDS] [--quiet]\n"
+    "usage: ztcore lab [-n N] [--timeout SECONDS] [--quiet] [--tcp] [--no-stack]\n"
     "\n"
     "Starts, in this process and on 127.0.0.1 only, a root server, a network controller with a\n"
     "private network, and N member nodes (default 3). Authorizes the members, waits until all\n"
     "are online with a network config, prints each node's address, MAC and IPs, then runs the\n"
     "discovery: node 1 broadcasts `ping from ztid <addr>` and every other node answers\n"
-    "`pong from ztid <addr>` to node 1's MAC. Exit 0 when every pong arrived.\n";
+    "`pong from ztid <addr>` to node 1's MAC. Exit 0 when every pong arrived.\n"
+    "\n"
+    "Every member runs a userspace TCP/IP stack (lwIP) on the network, so it answers ARP,\n"
+    "NDP and ping at its addresses (--no-stack: frames only). With --tcp, node 1 then serves\n"
+    "TCP port 7000, every other node connects to node 1's IPv4 address, sends its ztid and\n"
+    "gets `hello <ztid> from <n1 ztid>` back; per-node connect and round-trip times are\n"
+    "printed, and the exit status is 0 only if every node got its answer.\n";
+
+constexpr uint16_t kTcpPort = 7000;
+
+// Node 1 serves one line per connection: "hello <ztid> from <n1 ztid>".
+void tcp_serve(stack::Socket& srv, const std::string& me, size_t count, Clock::time_point deadline) {
+  std::vector<std::thread> handlers;
+  (void)srv.set_timeout(500);
+  for (size_t i = 0; i < count && Clock::now() < deadline;) {
+    auto c = srv.accept(nullptr);
+    if (!c.ok()) continue;  // timeout: look at the deadline again
+    ++i;
+    handlers.emplace_back([c = *c, me] {
+      (void)c->set_timeout(10000);
+      uint8_t buf[64];
+      auto got = c->recv(buf, sizeof buf);
+      if (!got.ok() || *got == 0) return;
+      const std::string reply = "hello " + std::string(buf, buf + *got) + " from " + me;
+      (void)c->send(as_bytes(reply));
+      (void)c->shutdown(SHUT_WR);
+      (void)c->recv(buf, sizeof buf);  // until the client closes
+    });
+  }
+  for (auto& h : handlers) h.join();
+}
+
+struct TcpResult {
+  bool ok = false;
+  double connect_ms = 0, rtt_ms = 0;
+  std::string answer, error;
+};
+
+// One client: connect (retried while the server's stack or ARP group is not there yet),
+// send the ztid, read the answer.
+TcpResult tcp_client(stack::NodeStack& st, const proto::InetAddress& server, const std::string& ztid,
+                     Clock::time_point deadline) {
+  TcpResult r;
+  auto t = Clock::now();
+  std::shared_ptr<stack::Socket> s;
+  while (!s && Clock::now() < deadline) {
+    auto c = st.socket(AF_INET, SOCK_STREAM);
+    if (!c.ok()) {
+      r.error = c.error();
+      return r;
+    }
+    (void)(*c)->set_timeout(1000);
+    auto rc = (*c)->connect(server, kTcpPort);
+    if (rc.ok()) {
+      s = *c;
+    } else {
+      r.error = rc.error();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  if (!s) return r;
+  r.connect_ms = ms_since(t);
+  t = Clock::now();
+  (void)s->set_timeout(5000);
+  auto sent = s->send(as_bytes(ztid));
+  if (!sent.ok()) {
+    r.error = sent.error();
+    return r;
+  }
+  std::string answer;
+  uint8_t buf[256];
+  for (;;) {
+    auto got = s->recv(buf, sizeof buf);
+    if (!got.ok()) {
+      r.error = got.error();
+      return r;
+    }
+    if (*got == 0) break;
+    answer.append(buf, buf + *got);
+  }
+  r.rtt_ms = ms_since(t);
+  r.answer = answer;
+  r.ok = answer.rfind("hello " + ztid + " from ", 0) == 0;
+  if (!r.ok) r.error = "unexpected answer \"" + answer + "\"";
+  return r;
+}
+
+// n1 serves, every other node connects in parallel (a few workers), prints the timings.
+template <class Say>
+bool run_tcp(const std::vector<std::shared_ptr<stack::NodeStack>>& stacks,
+             const std::vector<std::shared_ptr<runtime::NodeHandle>>& nodes, uint64_t nwid,
+             const proto::InetAddress& server_ip, Clock::time_point deadline, Say say) {
+  const size_t n = nodes.size();
+  if (server_ip.empty()) {
+    std::fprintf(stderr, "error: n1 has no IPv4 address\n");
+    return false;
+  }
+  while (!stacks[0]->ready(nwid) && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::shared_ptr<stack::Socket> srv;
+  if (auto s = stacks[0]->socket(AF_INET, SOCK_STREAM); s.ok()) srv = *s;
+  if (!srv || !srv->bind(std::nullopt, kTcpPort).ok() || !srv->listen(64).ok()) {
+    std::fprintf(stderr, "error: n1 cannot listen on TCP %u\n", kTcpPort);
+    return false;
+  }
+  const std::string me = proto::address_to_string(nodes[0]->address());
+  say("\n[lab] tcp: n1 serves %s:%u; %zu nodes connect, send their ztid, read the answer\n",
+      server_ip.ip_string().c_str(), kTcpPort, n - 1);
+  std::thread server([&] { tcp_serve(*srv, me, n - 1, deadline); });
+  std::vector<TcpResult> res(n);
+  std::atomic<size_t> next{1};
+  std::vector<std::thread> workers;
+  const auto t0 = Clock::now();
+  for (size_t w = 0; w < std::min<size_t>(8, n - 1); ++w)
+    workers.emplace_back([&] {
+      for (size_t i; (i = next++) < n;)
+        res[i] = tcp_client(*stacks[i], server_ip, proto::address_to_string(nodes[i]->address()), deadline);
+    });
+  for (auto& w : workers) w.join();
+  const double total = ms_since(t0);
+  server.join();
+  size_t good = 0;
+  for (size_t i = 1; i < n; ++i) {
+    const auto& r = res[i];
+    good += r.ok;
+    if (r.ok)
+      say("  n%-5zu connect %7.1f ms  round trip %7.1f ms  \"%s\"\n", i + 1, r.connect_ms, r.rtt_ms, r.answer.c_str());
+    else
+      say("  n%-5zu FAILED: %s\n", i + 1, r.error.c_str());
+  }
+  const bool ok = good == n - 1;
+  say("[lab] tcp %s: %zu/%zu nodes got their answer in %.1f ms\n", ok ? "OK" : "FAILED", good, n - 1, total);
+  return ok;
+}
 
 }  // namespace
 
@@ -74,6 +209,7 @@ int cmd_lab(const Args& args) {
   size_t n = 3;
   int timeout_s = 30;
   bool quiet = false;
+  bool tcp = false, use_stack = true;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if ((a == "-n" || a == "--nodes") && i + 1 < args.size()) {
@@ -94,6 +230,10 @@ int cmd_lab(const Args& args) {
       }
     } else if (a == "--quiet" || a == "-q") {
       quiet = true;
+    } else if (a == "--tcp") {
+      tcp = true;
+    } else if (a == "--no-stack") {
+      use_stack = false;
     } else {
       std::fprintf(stderr, "error: unknown argument '%s'\n\n%s", a.c_str(), kLabHelp);
       return 2;
@@ -114,6 +254,8 @@ int cmd_lab(const Args& args) {
   say("[lab]   done in %.0f ms\n", t_ids);
 
   runtime::Runtime rt;
+  // Declared after rt: destroyed (closed) before it, as NodeStack requires.
+  std::vector<std::shared_ptr<stack::NodeStack>> stacks;
   const auto loopback = *proto::InetAddress::parse("127.0.0.1");
 
   // 2. Root with a planet naming it. The planet must carry the root's port, so a free port is
@@ -223,11 +365,14 @@ int cmd_lab(const Args& args) {
   for (size_t i = 0; i < n; ++i) {
     auto c = common(ids[i + 2], 0);
     c.join.push_back(nwid);
+    std::shared_ptr<stack::NodeStack> ip = use_stack ? stack::NodeStack::attach(c) : nullptr;
     auto h = rt.add_node(c);
     if (!h.ok()) {
       std::fprintf(stderr, "error: cannot start node %zu: %s\n", i + 1, h.error().c_str());
       return 1;
     }
+    if (ip) ip->start(rt, *h);
+    stacks.push_back(ip);
     nodes.push_back(*h);
   }
   const double t_start = ms_since(t);
@@ -375,7 +520,18 @@ int cmd_lab(const Args& args) {
   const bool ok = pings_ok == n - 1 && ping_self == 0 && pongs == n - 1;
   say("[lab] %s: ping reached %zu/%zu nodes, %zu/%zu pongs reached n1\n", ok ? "OK" : "FAILED", pings_ok, n - 1,
       pongs, n - 1);
-  return ok ? 0 : 1;
+  if (!ok || !tcp) return ok ? 0 : 1;
+  if (!use_stack) {
+    std::fprintf(stderr, "error: --tcp needs the stack (drop --no-stack)\n");
+    return 2;
+  }
+  proto::InetAddress server_ip;
+  {
+    std::lock_guard lk(st.mu);
+    for (const auto& a : st.nets[n1->address()].assigned_addresses)
+      if (a.is_v4()) server_ip = proto::InetAddress::v4(a.ip(), 0);
+  }
+  return run_tcp(stacks, nodes, nwid, server_ip, Clock::now() + std::chrono::seconds(timeout_s), say) ? 0 : 1;
 }
 
 }  // namespace zt::cli

@@ -31,6 +31,7 @@
 #include "runtime/state.hpp"
 #include "service/local_api.hpp"
 #include "service/local_server.hpp"
+#include "stack/stack.hpp"
 
 namespace zt::cli {
 
@@ -80,7 +81,9 @@ const char* kNodeUsage =
     "  --api-port N      local JSON API TCP port on 127.0.0.1 (default: the UDP port; 0 = any)\n"
     "  --no-api          do not serve the local API\n"
     "  --allow-loopback  accept and use 127.0.0.0/8 and ::1 paths\n"
-    "  --verbose         also print TRACE events\n";
+    "  --verbose         also print TRACE events\n"
+    "  --stack           run a userspace TCP/IP stack (lwIP) on every joined network: the\n"
+    "                    node answers ARP, NDP and ping at its assigned addresses\n";
 
 struct Options {
   bool root = false;
@@ -96,6 +99,7 @@ struct Options {
   std::optional<uint16_t> api_port;
   bool no_api = false;
   bool verbose = false;
+  bool stack = false;  // node: --stack
 };
 
 bool parse_port(const std::string& s, uint16_t& out) {
@@ -140,6 +144,8 @@ int parse_options(const Args& args, Options& o) {
       o.no_api = true;
     } else if (a == "--verbose" || a == "-v") {
       o.verbose = true;
+    } else if (!o.root && a == "--stack") {
+      o.stack = true;
     } else if (a == "--moon") {
       if (!value(v) || v.empty()) return fail("--moon needs a file name");
       o.moon_files.push_back(v);
@@ -479,12 +485,15 @@ int run(const Args& args, bool root) {
       std::fprintf(stderr, "warning: cannot write %s\n", membership_file(o.home, nwid).c_str());
   }
   const std::vector<uint64_t> joined = cfg.join;
+  std::shared_ptr<stack::NodeStack> ip_stack;
+  if (o.stack) ip_stack = stack::NodeStack::attach(cfg);
   auto h = rt.add_node(std::move(cfg));
   if (!h.ok()) {
     std::fprintf(stderr, "error: cannot start the %s: %s\n", self, h.error().c_str());
     return 1;
   }
   runtime::NodeHandle& node = **h;
+  if (ip_stack) ip_stack->start(rt, *h);
 
   api::NodeSettings settings;
   settings.primary_port = node.port();
@@ -538,6 +547,7 @@ int run(const Args& args, bool root) {
   std::printf("%s: %s, stopping\n", timestamp().c_str(), sig == SIGINT ? "SIGINT" : "SIGTERM");
   if (server) server->stop();
   if (!o.no_api) ::unlink(port_file.c_str());
+  if (ip_stack) ip_stack->close();
   rt.remove_node(*h);
   return 0;
 }

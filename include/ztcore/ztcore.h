@@ -40,7 +40,8 @@ extern "C" {
 #define ZT_API
 #endif
 
-#define ZTCORE_ABI_VERSION 1 /* 1.1 appended networks, frames, wire tap, controller, worlds */
+#define ZTCORE_ABI_VERSION 1 /* 1.1 appended networks, frames, wire tap, controller, worlds;
+                                1.2 the IP stack and sockets */
 
 typedef enum zt_result {
   ZT_OK = 0,
@@ -49,7 +50,15 @@ typedef enum zt_result {
   ZT_ERR_IO = -3,               /* socket or file error (bind failed, unreadable file...) */
   ZT_ERR_STATE = -4,            /* not allowed now (node stopped, called from a callback...) */
   ZT_ERR_TOO_LARGE = -5,        /* payload or output does not fit */
-  ZT_ERR_INTERNAL = -6          /* bug; please report with zt_last_error() */
+  ZT_ERR_INTERNAL = -6,         /* bug; please report with zt_last_error() */
+  /* ---- appended in ABI 1.2 (sockets) ---- */
+  ZT_ERR_AGAIN = -7,            /* non-blocking call would block / nothing done yet */
+  ZT_ERR_CONN_REFUSED = -8,     /* RST on connect */
+  ZT_ERR_CONN_RESET = -9,       /* connection reset / aborted by peer */
+  ZT_ERR_NOT_CONNECTED = -10,   /* send/recv on an unconnected stream socket, or after shutdown */
+  ZT_ERR_ADDR_IN_USE = -11,     /* bind to a taken port */
+  ZT_ERR_TIMEOUT = -12,         /* a blocking call's timeout expired (zt_socket_set_timeout) */
+  ZT_ERR_UNREACHABLE = -13      /* no route / no stack address of that family on any joined network */
 } zt_result;
 
 typedef struct zt_runtime zt_runtime;
@@ -195,6 +204,9 @@ typedef struct zt_node_options {
   size_t join_count;
   zt_controller* controller;   /* act as this controller (see zt_controller_new); not owned,
                                   must outlive the node; its networks are <node address>xxxxxx */
+  /* ---- appended in ABI 1.2 ---- */
+  int stack;                   /* nonzero: a userspace TCP/IP stack (lwIP) on every joined network
+                                  of this node; see "Sockets" below */
 } zt_node_options;
 
 ZT_API void zt_node_options_init(zt_node_options* o);
@@ -314,6 +326,68 @@ ZT_API zt_result zt_node_counters(zt_node* node, zt_counters* out);
 ZT_API zt_result zt_identity_generate(char* buf, size_t cap);
 /* Validates an identity text (public or secret form); writes its address to *address. */
 ZT_API zt_result zt_identity_validate(const char* text, uint64_t* address);
+
+/* ---- Sockets (ABI 1.2) ---------------------------------------------------------------------
+ * A node created with zt_node_options.stack != 0 runs a userspace TCP/IP stack (lwIP) on each
+ * joined network: it takes the network's assigned addresses, default route and MTU from the
+ * controller's config (following changes), answers ARP, NDP and ping on its own, and frames it
+ * does not consume (not ARP/IP for its addresses) still reach on_frame. Its sockets:
+ *
+ * Threading: socket functions may be called from any thread except the runtime thread; a
+ *   blocking call (timeout != 0) from a callback returns ZT_ERR_STATE. One thread per direction
+ *   per socket, like BSD sockets; do not close a socket while another thread is inside a call
+ *   on it.
+ * Blocking: sockets block by default (-1). zt_socket_set_timeout(s, 0) makes them non-blocking
+ *   (ZT_ERR_AGAIN; a non-blocking connect returns ZT_ERR_AGAIN and completes in the background:
+ *   wait for ZT_POLLOUT), a positive value bounds every blocking call (ZT_ERR_TIMEOUT).
+ * Readiness: zt_socket_fd() is an eventfd owned by the socket, readable whenever readiness may
+ *   have changed (data, connection, accept, close, error, send space). It stays readable until
+ *   zt_socket_poll() clears it (recv/recvfrom/accept clear it too and re-arm it while more data
+ *   waits). Use epoll/select on it, then zt_socket_poll and non-blocking calls.
+ * Addresses: plain IP text ("10.147.17.5", "fd00::1"); NULL or "" in bind = any address of
+ *   the node's first network with that family (bind to an address to pick another network).
+ *   connect/sendto pick the node's network whose subnet (or route) holds the destination.
+ * Ownership: zt_socket_close frees. zt_node_free closes every socket of the node; later calls
+ *   on them return ZT_ERR_STATE and zt_socket_close still frees them. */
+typedef struct zt_socket zt_socket;
+#define ZT_AF_INET 4
+#define ZT_AF_INET6 6
+#define ZT_SOCK_STREAM 1
+#define ZT_SOCK_DGRAM 2
+#define ZT_SHUT_RD 0
+#define ZT_SHUT_WR 1
+#define ZT_SHUT_RDWR 2
+#define ZT_POLLIN 1
+#define ZT_POLLOUT 4
+#define ZT_POLLERR 8
+#define ZT_POLLHUP 16
+
+/* ZT_ERR_STATE if the node has no stack. */
+ZT_API zt_result zt_socket_new(zt_node* node, int family, int type, zt_socket** out);
+ZT_API zt_result zt_socket_bind(zt_socket* s, const char* ip /* NULL or "" = any */, uint16_t port);
+ZT_API zt_result zt_socket_listen(zt_socket* s, int backlog);
+/* peer_ip: caller buffer (>= 46 bytes), may be NULL; peer_port may be NULL */
+ZT_API zt_result zt_socket_accept(zt_socket* s, zt_socket** out, char* peer_ip, size_t ip_cap,
+                                  uint16_t* peer_port);
+ZT_API zt_result zt_socket_connect(zt_socket* s, const char* ip, uint16_t port);
+/* *sent may be < len (partial write); 0-length send is allowed */
+ZT_API zt_result zt_socket_send(zt_socket* s, const void* data, size_t len, size_t* sent);
+/* *received == 0 with ZT_OK means end of stream (peer closed) */
+ZT_API zt_result zt_socket_recv(zt_socket* s, void* buf, size_t cap, size_t* received);
+ZT_API zt_result zt_socket_sendto(zt_socket* s, const void* data, size_t len, const char* ip, uint16_t port);
+ZT_API zt_result zt_socket_recvfrom(zt_socket* s, void* buf, size_t cap, size_t* received, char* ip,
+                                    size_t ip_cap, uint16_t* port);
+ZT_API zt_result zt_socket_shutdown(zt_socket* s, int how); /* ZT_SHUT_* */
+/* -1 blocks forever (default), 0 non-blocking, > 0 bounds each blocking call (ms). */
+ZT_API zt_result zt_socket_set_timeout(zt_socket* s, int64_t ms);
+ZT_API zt_result zt_socket_local_address(zt_socket* s, char* ip, size_t ip_cap, uint16_t* port);
+ZT_API zt_result zt_socket_peer_address(zt_socket* s, char* ip, size_t ip_cap, uint16_t* port);
+/* Current readiness (ZT_POLLIN|ZT_POLLOUT|ZT_POLLERR|ZT_POLLHUP); never blocks; clears the fd. */
+ZT_API zt_result zt_socket_poll(zt_socket* s, int* revents);
+/* The socket's eventfd (see Readiness above); -1 for NULL. Owned by the socket. */
+ZT_API int zt_socket_fd(zt_socket* s);
+/* Closes and frees. Safe after the node was freed (then only memory is released). */
+ZT_API void zt_socket_close(zt_socket* s);
 
 #ifdef __cplusplus
 }

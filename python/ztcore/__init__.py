@@ -6,6 +6,11 @@
         lab.n2.wait_for(lambda: lab.n2.vframes)
         print(lab.n2.vframes[-1])
 
+With ``Lab(3, stack=True)`` every node has a userspace TCP/IP stack: ``n1.socket()`` is used like
+the standard library's sockets, ``await n1.open_connection(ip, port)`` / ``await
+n1.start_server(cb, port=...)`` give asyncio's own streams (see :mod:`ztcore.sockets`,
+:mod:`ztcore.aio`).
+
 The library is found through $ZTCORE_LIB, else the repository's build/libztcore.so. The Scapy
 console: ``python3 -m ztcore.scapy`` (or ``./dev repl``).
 """
@@ -15,12 +20,15 @@ from .errors import (ControllerError, LabError, ZtError, ZtInternalError, ZtInva
 from .types import Address, Frame, Mac, Network, NetworkId, Route, TraceEvent, UserMessage, WirePacket
 from .node import (LAB_ETHERTYPE, Controller, Node, NodeStatus, Peer, Runtime, generate_identities,
                    generate_identity, identity_address, make_planet, network_mac, version)
-from .lab import LAB_NETWORK, Lab
+from .lab import LAB_NETWORK, TCP_PORT, Lab, TcpResult, tcp_demo
+from .sockets import Socket
+from . import aio  # noqa: F401  (ztcore.aio, the asyncio layer)
 
 __all__ = [
-    "Address", "Controller", "ControllerError", "Frame", "HEADER_PATH", "LAB_ETHERTYPE", "LAB_NETWORK", "LIB_PATH",
-    "Lab", "LabError", "Mac", "Network", "NetworkId", "Node", "NodeStatus", "Peer", "Route", "Runtime",
-    "TraceEvent", "UserMessage", "WirePacket", "ZtError", "ZtIOError", "ZtInternalError", "ZtInvalidArgument",
-    "ZtNotFound", "ZtStateError", "ZtTooLarge", "generate_identities", "generate_identity", "identity_address",
-    "make_planet", "network_mac", "version",
+    "Address", "Controller", "ControllerError", "Frame", "generate_identities", "generate_identity",
+    "HEADER_PATH", "identity_address", "Lab", "LAB_ETHERTYPE", "LAB_NETWORK", "LabError", "LIB_PATH", "Mac",
+    "make_planet", "Network", "network_mac", "NetworkId", "Node", "NodeStatus", "Peer", "Route", "Runtime",
+    "Socket", "tcp_demo", "TCP_PORT", "TcpResult", "TraceEvent", "UserMessage", "version", "WirePacket",
+    "ZtError", "ZtInternalError", "ZtInvalidArgument", "ZtIOError", "ZtNotFound", "ZtStateError",
+    "ZtTooLarge",
 ]

@@ -1,7 +1,7 @@
 """Loading libztcore.so with cffi (ABI mode).
 
 The declarations are read from ``include/ztcore/ztcore.h`` at import time, so the header stays the
-only copy of the C ABI: preprocessor lines are dropped (integer ``#define`` constants are kept,
+only copy of the C ABI: comments and preprocessor lines are dropped (integer ``#define`` constants are kept,
 cffi understands them), ``extern "C"`` guards and the ``ZT_API`` visibility macro are removed.
 """
 from __future__ import annotations
@@ -31,6 +31,10 @@ def _find_header() -> Path:
 
 def header_to_cdef(text: str) -> str:
     """Turns the C header into text that cffi's cdef() accepts."""
+    # Comments go first (keeping the line breaks): one may start on a #define line and go on
+    # over the next lines, which are then no directive.
+    text = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group(0).count("\n"), text, flags=re.S)
+    text = re.sub(r"//[^\n]*", "", text)
     out = []
     skip_depth = 0  # > 0 while inside an `#if...__cplusplus` block
     depth = 0

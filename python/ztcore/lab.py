@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import sys
+import threading
 import time
-from typing import Dict, List, Optional, Type
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Type
 
 from .errors import LabError, ZtError, ZtIOError
 from .node import Controller, Node, Runtime, generate_identities, make_planet
@@ -27,6 +31,154 @@ LAB_NETWORK = {
 LAB_WORLD_ID = 0x1AB
 
 
+#: The port of the lab's TCP service, as ``ztcore lab --tcp`` (tools/cmd_lab.cpp) uses it.
+TCP_PORT = 7000
+
+
+@dataclass(frozen=True)
+class TcpResult:
+    """One client of :func:`tcp_demo`: times in milliseconds (``connect_ms`` until connected,
+    ``rtt_ms`` from sending the ztid to the whole answer), ``answer`` the server's line, or
+    ``error`` why it failed."""
+    client: str
+    ztid: str
+    ip: str
+    connect_ms: float = 0.0
+    rtt_ms: float = 0.0
+    answer: str = ""
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def _serve_one(conn: "socket.socket", server: Node, timeout: float) -> None:
+    try:
+        _answer(conn, server, timeout)
+    except OSError as e:  # the client's side reports the failure; this is for the log
+        log.warning("tcp_demo: serving a client failed: %s", e)
+
+
+def _answer(conn: "socket.socket", server: Node, timeout: float) -> None:
+    # The lab service of `ztcore lab --tcp`: the client's ztid in, "hello <ztid> from <server
+    # ztid>" out (plus a newline: the end of the answer), then the server closes once the
+    # client closed. Unlike the C lab's server it does not close first: the side closing first
+    # keeps the connection in TIME_WAIT (2 min in lwIP), which must not be on the server's
+    # port, or the service could not start again meanwhile.
+    with conn:
+        conn.settimeout(timeout)
+        got = conn.recv(64)
+        if not got:
+            return
+        conn.sendall(b"hello " + got.strip() + (" from %s\n" % server.ztid).encode())
+        while conn.recv(256):
+            pass
+
+
+def _tcp_client(node: Node, server_ip: str, port: int, deadline: float) -> TcpResult:
+    # Connect (retried while the server's stack or its ARP group is not there yet), send the
+    # ztid, read the answer line, close.
+    ip, error = "", ""
+    t0 = time.monotonic()
+    try:
+        ip = node.ip(socket.AF_INET)
+        while True:
+            s = node.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.settimeout(max(0.05, min(1.0, deadline - time.monotonic())))
+            try:
+                s.connect((server_ip, port))
+                break
+            except (ConnectionError, TimeoutError, OSError) as e:
+                s.close()
+                if time.monotonic() + 0.05 >= deadline:
+                    raise
+                error = str(e)
+                time.sleep(0.05)
+        with s:
+            connected = time.monotonic()
+            s.settimeout(max(0.05, deadline - connected))
+            s.sendall(str(node.ztid).encode())
+            answer = b""
+            while not answer.endswith(b"\n"):
+                chunk = s.recv(256)
+                if not chunk:
+                    break
+                answer += chunk
+            done = time.monotonic()
+    except (OSError, ValueError) as e:
+        return TcpResult(node.name, str(node.ztid), ip, error=str(e) or error or type(e).__name__)
+    text = answer.decode("utf-8", "replace").strip()
+    r = TcpResult(node.name, str(node.ztid), ip, (connected - t0) * 1000, (done - connected) * 1000, text)
+    if not text.startswith("hello %s from " % node.ztid):
+        r = TcpResult(r.client, r.ztid, r.ip, r.connect_ms, r.rtt_ms, text, "unexpected answer %r" % text)
+    return r
+
+
+def tcp_demo(server: Node, clients: Sequence[Node], port: int = TCP_PORT, timeout: float = 30.0,
+             out=None) -> List[TcpResult]:
+    """``server`` listens on TCP ``port`` of its stack; every client connects to the server's
+    IPv4 address (up to 8 at a time), sends its ztid and reads the answer, "hello <ztid> from
+    <server ztid>". Prints what ``ztcore lab --tcp`` prints (to ``out``, default stdout;
+    ``out=False`` prints nothing) and returns one :class:`TcpResult` per client, in order."""
+    out = sys.stdout if out is None else out
+    say = (lambda text: print(text, file=out, flush=True)) if out else (lambda text: None)
+    deadline = time.monotonic() + timeout
+    server_ip = server.ip(socket.AF_INET)
+    results: List[Optional[TcpResult]] = [None] * len(clients)
+    stop = threading.Event()
+    next_client = iter(range(len(clients)))
+    lock = threading.Lock()
+
+    def accept_loop(listener) -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                if not stop.is_set():
+                    log.exception("tcp_demo: accept failed")
+                return
+            threading.Thread(target=_serve_one, args=(conn, server, timeout), daemon=True).start()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                i = next(next_client, None)
+            if i is None:
+                return
+            results[i] = _tcp_client(clients[i], server_ip, port, deadline)
+
+    with server.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("", port))
+        listener.listen(64)
+        listener.settimeout(0.2)  # the accept loop looks at `stop` this often
+        acceptor = threading.Thread(target=accept_loop, args=(listener,), name="tcp-demo-accept", daemon=True)
+        acceptor.start()
+        say("[lab] tcp: %s serves %s:%d; %d nodes connect, send their ztid, read the answer" % (
+            server.name, server_ip, port, len(clients)))
+        t0 = time.monotonic()
+        workers = [threading.Thread(target=worker, daemon=True) for _ in range(min(8, len(clients)))]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join()
+        total = (time.monotonic() - t0) * 1000
+        stop.set()
+        acceptor.join()
+    done: List[TcpResult] = [r for r in results if r is not None]
+    for r in done:
+        if r.ok:
+            say("  %-6s connect %7.1f ms  round trip %7.1f ms  \"%s\"" % (r.client, r.connect_ms, r.rtt_ms, r.answer))
+        else:
+            say("  %-6s FAILED: %s" % (r.client, r.error))
+    good = sum(r.ok for r in done)
+    say("[lab] tcp %s: %d/%d nodes got their answer in %.1f ms" % (
+        "OK" if good == len(clients) else "FAILED", good, len(clients), total))
+    return done
+
+
 class Lab:
     """A root, a controller with a private network and ``n`` member nodes named n1..nN, all on
     127.0.0.1. The members join, are authorized, and the lab waits until every one is ONLINE with
@@ -36,18 +188,24 @@ class Lab:
     ``async with Lab(3) as lab:`` starts it in a worker thread, not blocking the loop);
     ``start=True/False`` forces either. Use it as a context manager, or call :meth:`close`.
 
+    ``stack=True`` gives every member a userspace TCP/IP stack (``Node(..., stack=True)``), so
+    ``lab.n1.socket()``, ``open_connection`` and ``start_server`` work and the nodes answer ARP,
+    NDP and ping; :meth:`tcp_demo` shows it (what ``ztcore lab --tcp`` does). Off by default: a
+    frame-level lab sees exactly the frames it sends.
+
     Attributes: ``nodes`` (the members), ``n1``.. (also ``lab["n1"]``), ``nwid``, ``root``,
     ``controller_node``, ``controller`` (the :class:`Controller`), ``planet`` (bytes), ``runtime``.
     """
 
     def __init__(self, n: int = 3, *, timeout: float = 30.0, node_class: Type[Node] = Node, wire_log: bool = True,
-                 network: Optional[dict] = None, start: Optional[bool] = None):
+                 network: Optional[dict] = None, start: Optional[bool] = None, stack: bool = False):
         if n < 1:
             raise ValueError("a lab needs at least one member node")
         self.n = n
         self.timeout = timeout
         self.node_class = node_class
         self.wire_log = wire_log
+        self.stack = bool(stack)
         self.network_config = dict(network or LAB_NETWORK)
         self.runtime: Optional[Runtime] = None
         self.controller: Optional[Controller] = None
@@ -98,7 +256,7 @@ class Lab:
 
         for i in range(self.n):
             self.nodes.append(self.node_class(self.runtime, "n%d" % (i + 1), identity=ids[i + 2], planet=self.planet,
-                                              join=[self.nwid], wire_log=self.wire_log))
+                                              join=[self.nwid], wire_log=self.wire_log, stack=self.stack))
         self.timings["start"] = time.monotonic() - t
 
         t = time.monotonic()
@@ -113,6 +271,15 @@ class Lab:
         if not self.runtime.wait_for(self._all_ok, self.timeout):
             raise LabError("not every node got its network config within %.0f s: %s" % (self.timeout, ", ".join(
                 "%s %s" % (n.name, self._status(n)) for n in self.nodes)))
+        ready = set()  # nodes whose stack was seen ready (the probe makes sockets: not again)
+
+        def stacks_ready() -> bool:
+            ready.update(n for n in self.nodes if n not in ready and n.stack_ready(self.nwid))
+            return len(ready) == len(self.nodes)
+
+        if self.stack and not self.runtime.wait_for(stacks_ready, self.timeout):
+            raise LabError("not every node's IP stack took its addresses within %.0f s: %s" % (
+                self.timeout, ", ".join(n.name for n in self.nodes if not n.stack_ready(self.nwid))))
         self.timings["config"] = time.monotonic() - t
         log.info("lab up: %s", ", ".join("%s=%s" % (n.name, n.ztid) for n in self.nodes))
 
@@ -157,14 +324,25 @@ class Lab:
         if not self.started:
             raise LabError("the lab is not started")
         node = self.node_class(self.runtime, name or "n%d" % (len(self.nodes) + 1), planet=self.planet,
-                               join=[self.nwid], wire_log=self.wire_log)
+                               join=[self.nwid], wire_log=self.wire_log, stack=self.stack)
         self.nodes.append(node)
         if authorize:
             self.controller.authorize(self.nwid, node.ztid)
         if wait and authorize and not self.runtime.wait_for(
-                lambda: node.online and node.network(self.nwid).status == "OK", self.timeout):
+                lambda: node.online and node.network(self.nwid).status == "OK"
+                and (not self.stack or node.stack_ready(self.nwid)), self.timeout):
             raise LabError("%s did not get its network config within %.0f s" % (node.name, self.timeout))
         return node
+
+    def tcp_demo(self, port: int = TCP_PORT, timeout: float = 30.0, out=None) -> List[TcpResult]:
+        """The TCP service of the lab, as ``ztcore lab --tcp``: n1 serves on ``port`` (7000),
+        every other member connects to n1's IPv4 address, sends its ztid and reads the answer.
+        Prints one line per client with its timings (to ``out``, default stdout; ``out=False``
+        prints nothing) and returns the :class:`TcpResult` list (see :func:`tcp_demo`).
+        Needs ``Lab(..., stack=True)``."""
+        if not self.stack:
+            raise LabError("tcp_demo needs the nodes' IP stacks: Lab(..., stack=True)")
+        return tcp_demo(self.nodes[0], self.nodes[1:], port=port, timeout=timeout, out=out)
 
     def table(self) -> str:
         """The node table: name, ztid, MAC and IPs of every member."""

@@ -15,14 +15,16 @@ import json
 import logging
 import os
 import queue
+import socket as _socket
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, List, Optional, Sequence, Union
 
-from ._ffi import ffi, lib
-from .errors import ControllerError, ZtError, error_for
+from ._ffi import LIB_PATH as _LIB_PATH, ffi, has as _ffi_has, lib
+from .errors import ControllerError, ZtError, ZtStateError, error_for
 from .types import (Address, Frame, IdLike, Mac, Network, NetworkId, Route, TraceEvent, UserMessage,
                     WirePacket)
 
@@ -342,7 +344,8 @@ class Node:
     def __init__(self, runtime: Runtime, name: Optional[str] = None, *, home: Optional[str] = None, port: int = 0,
                  bind: Optional[str] = "127.0.0.1", planet: Union[bytes, str, Path, None] = None,
                  identity: Optional[str] = None, allow_loopback: bool = True, join: Iterable[IdLike] = (),
-                 controller: Optional[Controller] = None, wire_log: bool = True, log_size: int = 1000):
+                 controller: Optional[Controller] = None, wire_log: bool = True, log_size: int = 1000,
+                 stack: bool = False):
         self.runtime = runtime
         self._queue: "queue.SimpleQueue" = queue.SimpleQueue()
         self._handle = ffi.new_handle(self._queue)
@@ -356,6 +359,9 @@ class Node:
         self._subscribers = []
         self._online_event = False
         self.controller = controller
+        #: True if the node runs a userspace TCP/IP stack on its networks (:meth:`socket`)
+        self.stack = bool(stack)
+        self._sockets: "weakref.WeakSet" = weakref.WeakSet()
 
         o = ffi.new("zt_node_options*")
         lib.zt_node_options_init(o)
@@ -393,6 +399,11 @@ class Node:
             o.join, o.join_count = arr, len(nwids)
         if controller is not None:
             o.controller = controller._c
+        if stack:
+            if not hasattr(o, "stack") or not _ffi_has("zt_socket_new"):
+                raise ZtStateError("this libztcore.so (%s) has no IP stack (ABI 1.2 `stack` option and "
+                                   "zt_socket_* are missing)" % _LIB_PATH, -4)
+            o.stack = 1
         out = ffi.new("zt_node**")
         _check(lib.zt_node_new(runtime._rt, o, out))
         self._n = out[0]
@@ -699,6 +710,68 @@ class Node:
         self.send_eth(nw, src, dst, et, raw[off:], vlan)
         return Frame(nw, src, dst, et, vlan, raw[off:])
 
+    # ---- sockets over the node's IP stack (Node(..., stack=True)) ----
+
+    def ip(self, family: int = _socket.AF_INET, nwid: Optional[IdLike] = None) -> str:
+        """This node's first assigned address of ``family`` (``socket.AF_INET`` or ``AF_INET6``)
+        on a network (None = the only joined one), without the /bits; ValueError if it has none."""
+        nw = self._nw(nwid)
+        ip = self._address(nw, family == _socket.AF_INET6)
+        if ip is None:
+            raise ValueError("node %s has no %s address on network %s" % (
+                self.name, "IPv6" if family == _socket.AF_INET6 else "IPv4", nw))
+        return ip
+
+    def stack_ready(self, nwid: Optional[IdLike] = None) -> bool:
+        """True once this node's stack holds every address the network's config assigned (the
+        stack takes a new config a moment after the node does). Probed with a UDP bind to each
+        address, which the stack refuses until it has it."""
+        if not self.stack:
+            return False
+        try:
+            ips = self.network(self._nw(nwid)).ips
+        except ZtError:
+            return False
+        if not ips:
+            return False
+        for cidr in ips:
+            ip = cidr.split("/")[0]
+            try:
+                with self.socket(_socket.AF_INET6 if ":" in ip else _socket.AF_INET, _socket.SOCK_DGRAM) as s:
+                    s.bind((ip, 0))
+            except OSError:
+                return False
+        return True
+
+    def socket(self, family: int = _socket.AF_INET, type: int = _socket.SOCK_STREAM, proto: int = 0):
+        """A TCP or UDP socket on this node's stack, used like the standard library's
+        (:class:`ztcore.Socket`, see :mod:`ztcore.sockets`). Needs ``Node(..., stack=True)``."""
+        from .sockets import Socket
+        if not self.stack:
+            raise ZtStateError("node %s has no IP stack: create it with Node(..., stack=True)" % self.name, -4)
+        return Socket(self, family, type, proto)
+
+    async def open_connection(self, host, port: int, **kwargs):
+        """``asyncio.open_connection`` over this node's stack: ``(StreamReader, StreamWriter)``.
+        ``host``: an IP literal or a Node. See :mod:`ztcore.aio`."""
+        from . import aio
+        return await aio.open_connection(self, host, port, **kwargs)
+
+    async def start_server(self, client_connected_cb, host=None, port: int = 0, **kwargs):
+        """``asyncio.start_server`` over this node's stack; returns a :class:`ztcore.aio.Server`."""
+        from . import aio
+        return await aio.start_server(self, client_connected_cb, host, port, **kwargs)
+
+    async def create_connection(self, protocol_factory, host, port: int, **kwargs):
+        """``loop.create_connection`` over this node's stack: ``(transport, protocol)``."""
+        from . import aio
+        return await aio.create_connection(self, protocol_factory, host, port, **kwargs)
+
+    async def create_server(self, protocol_factory, host=None, port: int = 0, **kwargs):
+        """``loop.create_server`` over this node's stack."""
+        from . import aio
+        return await aio.create_server(self, protocol_factory, host, port, **kwargs)
+
     # ---- async ----
 
     async def frames(self):
@@ -722,6 +795,8 @@ class Node:
         """Stops the node and its dispatcher."""
         if self._n is None:
             return
+        for s in list(self._sockets):  # wakes threads blocked on them; zt_node_free frees the rest
+            s.close()
         lib.zt_node_free(self._n)
         self._n = None
         self._queue.put(None)

@@ -10,6 +10,11 @@ Received frames are printed as Scapy summaries (``--quiet``: not); ``f.scapy()``
 ``n1.send_scapy(Ether()/IPv6(...)/ICMPv6EchoRequest(), to=n2)`` sends a Scapy packet (missing
 Ether src/dst are filled from the nodes' MACs).
 
+``--stack`` gives the lab's nodes userspace TCP/IP stacks (``n1.socket()``, ``await
+n1.open_connection(...)``; they answer ARP, NDP and ping); ``--tcp`` implies it and first runs the
+lab's TCP service, like ``ztcore lab --tcp``: n1 serves, every other node connects, sends its ztid,
+gets an answer, and the timings are printed (``lab.tcp_demo()`` runs it again).
+
 ``--run CODE`` runs CODE in the console's namespace and exits instead of going interactive; when
 stdin is not a terminal the lines read from it are run (``echo 'n1.online' | python3 -m ztcore.scapy``).
 """
@@ -102,6 +107,10 @@ def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                    help="run CODE (Python, in the console's namespace) and exit; may be repeated")
     p.add_argument("--shell", choices=("auto", "ipython", "python"), default="auto",
                    help="Scapy's console flavour: IPython if installed (auto), or the plain Python one")
+    p.add_argument("--stack", action="store_true",
+                   help="give the lab's nodes userspace TCP/IP stacks (n1.socket(), open_connection...)")
+    p.add_argument("--tcp", action="store_true",
+                   help="with --stack implied: n1 serves TCP, every other node connects, timings printed")
     p.add_argument("-q", "--quiet", action="store_true", help="do not print received frames")
     p.add_argument("-v", "--verbose", action="count", default=0, help="log node events (-vv: debug)")
     a = p.parse_args(argv)
@@ -113,6 +122,11 @@ def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
         p.error(str(e))
     if a.nwid_list and not a.planet:
         p.error("--nwids needs --planet (the embedded lab creates its own network)")
+    if (a.stack or a.tcp) and a.planet:
+        p.error("--stack/--tcp are for the embedded lab (not with --planet)")
+    if a.tcp and a.nodes < 2:
+        p.error("--tcp needs at least 2 nodes")
+    a.stack = a.stack or a.tcp
     return a
 
 
@@ -141,7 +155,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print("[ztcore] %d nodes on planet %s, networks: %s" % (
                 a.nodes, a.planet, ", ".join(map(str, a.nwid_list)) or "none"))
         else:
-            lab = Lab(a.nodes, timeout=a.timeout, node_class=ReplNode)
+            lab = Lab(a.nodes, timeout=a.timeout, node_class=ReplNode, stack=a.stack)
             print("[ztcore] root        %s at 127.0.0.1/%d" % (lab.root.ztid, lab.root_port))
             print("[ztcore] controller  %s, private network %s (%s)" % (
                 lab.controller_node.ztid, lab.nwid, lab.network_config.get("name")))
@@ -152,6 +166,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("[ztcore] up in %.1f s\n" % (time.monotonic() - t0))
         print(lab.table())
         print()
+        if a.tcp:
+            results = lab.tcp_demo()
+            print()
+            if not all(r.ok for r in results):
+                return 1
         if a.quiet:
             for x in lab.nodes:
                 x.show_frames = False
@@ -160,6 +179,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         banner = ("Names: %s, lab, nwid, and Scapy's (Ether, IPv6, ICMPv6EchoRequest, ...).\n"
                   "Try: n1.broadcast_eth(nwid, 'ping');  n1.send_scapy(IPv6(dst=...)/ICMPv6EchoRequest(), to=n2);\n"
                   "     n2.vframes[-1].scapy();  n2.packets();  n1.wire_sent[-3:];  n1.traced" % names)
+        if a.stack:
+            banner += "\nStacks: lab.tcp_demo();  s = n2.socket();  s.connect((n1.ip(), port));  n1.ip(socket.AF_INET6)"
         if a.run:
             for src in a.run:
                 _run(src, ns)

@@ -78,6 +78,8 @@ void zt_runtime_free(zt_runtime* rt) {
       std::lock_guard lk(rt->mu);
       nodes.swap(rt->nodes);
     }
+    for (zt_node* n : nodes)
+      if (n->stack) n->stack->close();  // stacks post to the loop thread: close them first
     rt->rt.reset();  // stops every node, then the loop thread
     for (zt_node* n : nodes) {
       unlink_controller(n);
@@ -213,6 +215,7 @@ zt_result zt_node_new(zt_runtime* rt, const zt_node_options* o, zt_node** out) {
     }
     zt_controller* ctl = ZT_HAS_FIELD(o, controller) ? o->controller : nullptr;
     wire_callbacks(node.get(), c);
+    if (ZT_HAS_FIELD(o, stack) && o->stack) node->stack = stack::NodeStack::attach(c);  // wraps the callbacks
 
     if (ctl) {
       std::lock_guard lk(ctl->mu);
@@ -229,6 +232,7 @@ zt_result zt_node_new(zt_runtime* rt, const zt_node_options* o, zt_node** out) {
       return fail(result_of(h.kind()), h.error());
     }
     node->h = *h;
+    if (node->stack) node->stack->start(*rt->rt, node->h);
     if (ctl) {
       std::lock_guard lk(ctl->mu);
       ctl->node = node.get();
@@ -252,6 +256,7 @@ void zt_node_free(zt_node* node) {
         std::lock_guard lk(node->owner->mu);
         std::erase(node->owner->nodes, node);
       }
+      if (node->stack) node->stack->close();  // its sockets and netifs, before the node stops
       if (node->h) node->owner->rt->remove_node(node->h);
       unlink_controller(node);
     }

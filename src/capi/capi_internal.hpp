@@ -21,6 +21,7 @@
 #include "controller/db.hpp"
 #include "controller/embedded_controller.hpp"
 #include "runtime/runtime.hpp"
+#include "stack/stack.hpp"
 #include "ztcore/ztcore.h"
 
 struct zt_runtime {
@@ -40,6 +41,8 @@ struct zt_node {
   zt_controller* controller = nullptr;  // guarded by controller->mu
   // Loop thread only: the on_network callback's argument (about 6.5 KB; kept off the stack).
   std::unique_ptr<zt_network_info> network_scratch;
+  // The node's IP stack (options.stack); closed before the node stops.
+  std::shared_ptr<zt::stack::NodeStack> stack;
 };
 
 struct zt_controller {

@@ -45,3 +45,25 @@ def retry_until(action, done, timeout=15.0, every=1.0):
             time.sleep(0.02)
         if time.monotonic() >= deadline:
             return bool(done())
+
+
+SOCKET_FUNCTIONS = ("zt_socket_new", "zt_socket_bind", "zt_socket_listen", "zt_socket_accept", "zt_socket_connect",
+                    "zt_socket_send", "zt_socket_recv", "zt_socket_sendto", "zt_socket_recvfrom",
+                    "zt_socket_shutdown", "zt_socket_set_timeout", "zt_socket_poll", "zt_socket_fd",
+                    "zt_socket_close")
+
+
+def require_sockets():
+    """Skips (with the reason) while the loaded libztcore.so has no IP stack (ABI 1.2)."""
+    require(*LAB_FUNCTIONS)
+    if not _ffi.has("zt_socket_new"):
+        pytest.skip("libztcore.so (%s) has no sockets yet (ABI 1.2 zt_socket_new is missing)" % _ffi.LIB_PATH)
+    require(*SOCKET_FUNCTIONS)
+
+
+@pytest.fixture(scope="session")
+def stack_lab():
+    """A second session lab whose members n1..n3 run userspace TCP/IP stacks."""
+    require_sockets()
+    with ztcore.Lab(3, timeout=30, stack=True) as lab:
+        yield lab
