@@ -40,8 +40,8 @@ extern "C" {
 #define ZT_API
 #endif
 
-#define ZTCORE_ABI_VERSION 1 /* 1.1 appended networks, frames, wire tap, controller, worlds;
-                                1.2 the IP stack and sockets */
+/* ABI 1.1 appended networks, frames, wire tap, controller, worlds; 1.2 the IP stack and sockets */
+#define ZTCORE_ABI_VERSION 1
 
 typedef enum zt_result {
   ZT_OK = 0,
