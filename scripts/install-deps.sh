@@ -4,7 +4,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build pkg-config
   libsodium-dev libssl-dev liblz4-dev libsqlite3-dev nlohmann-json3-dev libcpp-httplib-dev libpcap-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev liblwip-dev
   clang-14 libclang-rt-14-dev
   python3 python3-cffi python3-pytest python3-scapy
   iproute2 curl

@@ -224,9 +224,11 @@ def _network_from_info(info) -> Network:
     ips = tuple(ffi.string(info.addresses[i]).decode() for i in range(min(info.address_count, 16)))
     routes = tuple(Route(ffi.string(r.target).decode(), ffi.string(r.via).decode() or None, r.flags, r.metric)
                    for r in (info.routes[i] for i in range(min(info.route_count, 32))))
+    subs = tuple((Mac(g.mac), int(g.adi))
+                 for g in (info.subscriptions[i] for i in range(min(info.subscription_count, 64))))
     status = ffi.string(info.status_name).decode() if info.status_name != ffi.NULL else str(info.status)
     return Network(NetworkId(info.nwid), ffi.string(info.name).decode("utf-8", "replace"), Mac(info.mac), ips,
-                   status, info.mtu, bool(info.broadcast), not info.is_public, info.revision, routes)
+                   status, info.mtu, bool(info.broadcast), not info.is_public, info.revision, routes, subs)
 
 
 @ffi.callback("void(zt_node*, void*, int, const zt_network_info*)")

@@ -333,6 +333,10 @@ class Network:
     private: bool = True
     revision: int = 0
     routes: tuple = ()
+    # Multicast groups the node announces on the network, as (Mac, adi) pairs: the host-like
+    # address-resolution groups (ARP: ff:ff:ff:ff:ff:ff with the IPv4 address as ADI; IPv6
+    # solicited-node 33:33:ff:xx:xx:xx) and the groups subscribed with Node.subscribe().
+    subscriptions: tuple = ()
 
     def __repr__(self) -> str:
         return "<Network %s %r mac %s %s ips %s>" % (self.nwid, self.name, self.mac, self.status,

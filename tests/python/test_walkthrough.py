@@ -243,3 +243,16 @@ def test_leave_and_rejoin(lab):
     n3.join(lab.nwid)  # still authorized: gets its config again
     assert n3.wait_for(lambda: [x.status for x in n3.list_networks()] == ["OK"], 20), n3.list_networks()
     assert n3.network_mac(lab.nwid) == py_mac(n3.ztid, lab.nwid)
+
+
+def test_networks_list_host_like_subscriptions(lab):
+    """Each node announces the ARP group of its IPv4 address (ADI = the address) and the
+    solicited-node group of its IPv6 address, as a host would (issue 9 item 1)."""
+    import ipaddress
+    for n in lab.nodes:
+        net = n.list_networks()[0]
+        v4 = ipaddress.ip_interface([ip for ip in net.ips if "." in ip][0]).ip
+        v6 = ipaddress.ip_interface([ip for ip in net.ips if ":" in ip][0]).ip
+        assert (Mac("ff:ff:ff:ff:ff:ff"), int(v4)) in net.subscriptions
+        solicited = Mac(0x3333ff000000 | (int(v6) & 0xffffff))
+        assert (solicited, 0) in net.subscriptions
