@@ -186,6 +186,28 @@ Status Socket::ensure_netif(const std::optional<proto::InetAddress>& local,
   return bind_pcb(idx);
 }
 
+// The netif's own address of the family (IPv4, or the first valid non-link-local IPv6).
+static std::optional<proto::InetAddress> netif_address(uint8_t idx, int family) {
+  std::optional<proto::InetAddress> out;
+  LOCK_TCPIP_CORE();
+  if (struct netif* n = netif_get_by_index(idx)) {
+    if (family == AF_INET) {
+      if (!ip4_addr_isany_val(*netif_ip4_addr(n)))
+        out = proto::InetAddress::v4(lwip_ntohl(ip4_addr_get_u32(netif_ip4_addr(n))), 0);
+    } else {
+      for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES && !out; ++i) {
+        const ip6_addr_t* a = netif_ip6_addr(n, i);
+        if (!ip6_addr_isvalid(netif_ip6_addr_state(n, i)) || ip6_addr_islinklocal(a)) continue;
+        uint8_t b[16];
+        std::memcpy(b, a->addr, 16);
+        out = proto::InetAddress::v6(b, 0);
+      }
+    }
+  }
+  UNLOCK_TCPIP_CORE();
+  return out;
+}
+
 Status Socket::bind(const std::optional<proto::InetAddress>& ip, uint16_t port) {
   std::lock_guard lk(mu_);
   if (fd_ < 0) return errno_error("bind", EBADF);
@@ -197,12 +219,12 @@ Status Socket::bind(const std::optional<proto::InetAddress>& ip, uint16_t port) 
   if (auto r = ensure_netif(local, std::nullopt); !r.ok()) return r;
   socklen_t sl;
   sockaddr_storage ss;
-  if (local) {
-    ss = to_sa(*local, port, &sl);
-  } else {
-    auto any = proto::InetAddress::parse(family_ == AF_INET ? "0.0.0.0" : "::");
-    ss = to_sa(*any, port, &sl);
-  }
+  // "Any" means this node's address on the chosen network, never lwIP's wildcard: lwIP's port
+  // table is process-wide, so a wildcard bind on one node would take the port from every other
+  // node in the process (and from the other family on this node).
+  if (!local) local = netif_address(netif_, family_);
+  if (!local) return errno_error("bind", EADDRNOTAVAIL);
+  ss = to_sa(*local, port, &sl);
   if (lwip_bind(fd_, reinterpret_cast<sockaddr*>(&ss), sl) != 0) return errno_error("bind", errno);
   return ok_status();
 }

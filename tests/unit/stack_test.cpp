@@ -521,6 +521,14 @@ TEST(Stack, ErrorsAndReadiness) {
   ASSERT_EQ(zt_socket_new(b.node, ZT_AF_INET, ZT_SOCK_STREAM, &dup), ZT_OK);
   EXPECT_EQ(zt_socket_bind(dup, nullptr, 7100), ZT_ERR_ADDR_IN_USE);
   zt_socket_close(dup);
+  // A port is per node and per family, as on separate hosts: lwIP's port table is
+  // process-wide, but "any" binds to the node's own address on the network.
+  zt_socket* other_node = listen_retry(a.node, ZT_AF_INET, ZT_SOCK_STREAM, 7100);
+  EXPECT_NE(other_node, nullptr) << "port 7100 on node a while node b listens on it";
+  zt_socket* other_family = listen_retry(b.node, ZT_AF_INET6, ZT_SOCK_STREAM, 7100);
+  EXPECT_NE(other_family, nullptr) << "IPv6 port 7100 on node b while its IPv4 port is taken";
+  if (other_node) zt_socket_close(other_node);
+  if (other_family) zt_socket_close(other_family);
   ASSERT_EQ(zt_socket_set_timeout(srv, 0), ZT_OK);
   zt_socket* none = nullptr;
   EXPECT_EQ(zt_socket_accept(srv, &none, nullptr, 0, nullptr), ZT_ERR_AGAIN);
