@@ -551,9 +551,9 @@ async def create_server(node: "Node", protocol_factory: Callable[[], asyncio.Bas
     port, IPv4 first; ``family`` limits it to one family); an IP literal or a
     :class:`~ztcore.Node` listens there only.
 
-    Why not one socket bound to "any" per family: lwIP keeps one port table for the whole
-    process, where a listener on "any" takes the port for every address of every node and
-    both families, and the C ABI's "any" is the node's first network only."""
+    Why not one socket bound to "any" per family: the C ABI's "any" is the node's own address
+    on one network (lwIP keeps one port table for the whole process, so a true wildcard would
+    take the port from every node), and a node may hold addresses on several networks."""
     loop = asyncio.get_running_loop()
     sockets: List[Socket] = []
     try:
