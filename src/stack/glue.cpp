@@ -1,5 +1,10 @@
 // The lwIP side of the stack: one tcpip thread per process, netifs, frames in and out.
 // Threading and the consumption / forwarding rules are described in stack.hpp.
+#include <sys/random.h>
+#include <unistd.h>
+#include <cstdlib>
+#include <ctime>
+
 #include "stack/glue.hpp"
 
 #include <unistd.h>
@@ -181,6 +186,15 @@ void post_cb(tcpip_callback_fn fn, void* arg) {
 
 void ensure_lwip() {
   std::call_once(g_lwip_once, [] {
+    // Debian's lwIP draws its first ephemeral port (LWIP_RANDOMIZE_INITIAL_LOCAL_PORTS) and its
+    // other random values from libc rand(), which nobody seeds: every process would open its
+    // first connection from the same port, and a restarted node would collide with the
+    // connection a peer still holds in TIME_WAIT (seen against a stock host with
+    // tcp_rfc1337=1). Seed it from the OS once, before lwIP initialises. (The initial sequence
+    // number is a counter in this lwIP build and cannot be randomised without rebuilding it.)
+    unsigned seed = 0;
+    if (::getrandom(&seed, sizeof seed, 0) != sizeof seed) seed = unsigned(::time(nullptr)) ^ unsigned(::getpid());
+    std::srand(seed);
     std::promise<void> ready;
     tcpip_init(
         [](void* p) {
