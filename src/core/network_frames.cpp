@@ -12,6 +12,18 @@ namespace zt::core {
 using namespace zt::proto;
 using namespace vl2_limits;
 
+// An EXT_FRAME (§3.6) without a COM: the form every copy, redirect and bridged frame we send takes.
+static ExtFrame ext_frame(uint64_t nwid, uint8_t flags, Mac to, Mac from, uint16_t ethertype, ByteSpan payload) {
+  ExtFrame x;
+  x.nwid = nwid;
+  x.flags = flags;
+  x.to = to;
+  x.from = from;
+  x.ethertype = ethertype;
+  x.payload = payload;
+  return x;
+}
+
 // ---- Outbound frames (§16.2) ---------------------------------------------------------------------
 
 void Vl2::deliver(uint64_t nwid, Mac src, Mac dst, uint16_t ethertype, uint16_t vlan, ByteSpan data) {
@@ -42,25 +54,16 @@ bool Vl2::filter(int64_t now, Network& net, bool inbound, Address zt_src, Addres
   // TEE/WATCH copies (§8.2), sent as EXT_FRAME with the reference's flag bytes (§3.6).
   for (const CopyTarget& c : out.copy_targets()) {
     if (c.address == 0 || c.address == self()) continue;
-    ExtFrame x;
-    x.nwid = net.nwid;
-    x.flags = inbound ? (c.watch ? kExtFrameFlagsWatchInbound : kExtFrameFlagsTeeInbound)
-                      : (c.watch ? kExtFrameFlagsWatchOutbound : kExtFrameFlagsTeeOutbound);
-    x.to = mdst;
-    x.from = msrc;
-    x.ethertype = ethertype;
-    x.payload = data.first(std::min<size_t>(data.size(), c.length ? c.length : data.size()));
+    const uint8_t flags = inbound ? (c.watch ? kExtFrameFlagsWatchInbound : kExtFrameFlagsTeeInbound)
+                                  : (c.watch ? kExtFrameFlagsWatchOutbound : kExtFrameFlagsTeeOutbound);
+    const ByteSpan copy = data.first(std::min<size_t>(data.size(), c.length ? c.length : data.size()));
+    const ExtFrame x = ext_frame(net.nwid, flags, mdst, msrc, ethertype, copy);
     (void)vl1_.send_to(now, c.address, x, true);
   }
   if (out.verdict == FilterVerdict::Redirect) {
     if (out.redirect_to != 0 && out.redirect_to != self()) {
-      ExtFrame x;
-      x.nwid = net.nwid;
-      x.flags = inbound ? kExtFrameFlagsRedirectInbound : kExtFrameFlagsRedirectOutbound;
-      x.to = mdst;
-      x.from = msrc;
-      x.ethertype = ethertype;
-      x.payload = data;
+      const uint8_t flags = inbound ? kExtFrameFlagsRedirectInbound : kExtFrameFlagsRedirectOutbound;
+      const ExtFrame x = ext_frame(net.nwid, flags, mdst, msrc, ethertype, data);
       (void)vl1_.send_to(now, out.redirect_to, x, true);
     }
     return false;
@@ -136,13 +139,7 @@ Status Vl2::send_frame(int64_t now, uint64_t nwid, Mac src, Mac dst, uint16_t et
       f.payload = data;
       (void)vl1_.send_to(now, to, f, false);
     } else {
-      ExtFrame x;
-      x.nwid = nwid;
-      x.flags = 0;
-      x.to = dst;
-      x.from = src;
-      x.ethertype = ethertype;
-      x.payload = data;
+      const ExtFrame x = ext_frame(nwid, 0, dst, src, ethertype, data);
       (void)vl1_.send_to(now, to, x, false);
     }
     return ok_status();
@@ -167,13 +164,7 @@ Status Vl2::send_frame(int64_t now, uint64_t nwid, Mac src, Mac dst, uint16_t et
       trace("outgoing frame dropped on " + to_hex(nwid, 16) + ": filter blocked (bridge replication)");
       continue;
     }
-    ExtFrame x;
-    x.nwid = nwid;
-    x.flags = 0;
-    x.to = dst;
-    x.from = src;
-    x.ethertype = ethertype;
-    x.payload = data;
+    const ExtFrame x = ext_frame(nwid, 0, dst, src, ethertype, data);
     (void)vl1_.send_to(now, t, x, false);
   }
   return ok_status();
