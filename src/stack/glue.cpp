@@ -331,8 +331,28 @@ Verdict classify(const NetState& n, uint16_t ethertype, uint16_t vlan, ByteSpan 
   }
 }
 
+bool carries_udplite(uint16_t ethertype, ByteSpan data) {
+  constexpr uint8_t kUdpLite = 136;
+  const uint8_t* d = data.data();
+  if (ethertype == 0x0800) return data.size() >= 20 && d[9] == kUdpLite;
+  if (ethertype != 0x86dd || data.size() < 40) return false;
+  uint8_t next = d[6];
+  size_t off = 40;
+  // Walk hop-by-hop (0), routing (43), fragment (44) and destination options (60) headers:
+  // lwIP follows the same chain (a fragment header names the reassembled payload's protocol).
+  for (int hops = 0; hops < 16; ++hops) {
+    if (next == kUdpLite) return true;
+    if (next != 0 && next != 43 && next != 44 && next != 60) return false;
+    if (off + 8 > data.size()) return false;
+    const size_t len = next == 44 ? 8 : (size_t(d[off + 1]) + 1) * 8;
+    next = d[off];
+    off += len;
+  }
+  return true;  // absurdly long chains are not worth lwIP's time either
+}
+
 bool post_input(LwNetif* lw, proto::Mac src, proto::Mac dst, uint16_t ethertype, ByteSpan data) {
-  if (data.size() > 10000) return false;
+  if (data.size() > 10000 || carries_udplite(ethertype, data)) return false;
   struct pbuf* p = pbuf_alloc(PBUF_RAW, uint16_t(14 + data.size()), PBUF_RAM);
   if (!p) return false;
   auto* b = static_cast<uint8_t*>(p->payload);

@@ -91,7 +91,13 @@ void post_netif_remove(LwNetif* lw);
 // Frame → stack decision for one network (see the rule in stack.hpp).
 enum class Verdict { Pass, Stack, Both };
 Verdict classify(const NetState& n, uint16_t ethertype, uint16_t vlan, ByteSpan data);
-// Posts a frame into lwIP on netif lw (never blocks); false if dropped.
+// True for IP packets carrying UDP-Lite (IPv4 protocol / IPv6 next header 136, also behind
+// IPv6 extension headers). Debian's lwIP 2.1.3 aborts the process (LWIP_ASSERT "delete me" in
+// inet_chksum.c) on a UDP-Lite header whose checksum coverage exceeds the packet; we offer no
+// UDP-Lite sockets, so such packets never reach lwIP. Found by fuzz_stack_input.
+bool carries_udplite(uint16_t ethertype, ByteSpan data);
+// Posts a frame into lwIP on netif lw (never blocks); false if dropped (also for the hostile
+// inputs above).
 bool post_input(LwNetif* lw, proto::Mac src, proto::Mac dst, uint16_t ethertype, ByteSpan data);
 
 }  // namespace zt::stack
