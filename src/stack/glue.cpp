@@ -89,13 +89,22 @@ err_t linkoutput(struct netif* nif, struct pbuf* p) {
   return ERR_OK;
 }
 
+// The interface MTU lwIP sends with: the network's MTU, capped so that one full IP packet fits
+// one ZeroTier FRAME in one UDP datagram of the default physical MTU (1432 bytes = 28 bytes of
+// packet header and verb + 8 network ID + 2 ethertype + 1394). lwIP derives the TCP MSS it uses
+// and announces from it (1354), so neither side's segments need ZeroTier fragmentation: half
+// the datagrams, syscalls and reassembly per byte compared with 1460-byte segments (measured
+// in docs/PERFORMANCE.md). Larger frames from peers are still accepted.
+constexpr unsigned kOneDatagramMtu = 1432 - 28 - 10;
+uint16_t interface_mtu(unsigned network_mtu) { return uint16_t(std::min(network_mtu, kOneDatagramMtu)); }
+
 err_t netif_init_cb(struct netif* nif) {
   auto* lw = static_cast<LwNetif*>(nif->state);
   nif->name[0] = 'z';
   nif->name[1] = 't';
   nif->hwaddr_len = 6;
   for (int i = 0; i < 6; ++i) nif->hwaddr[i] = uint8_t(lw->cfg.mac >> (40 - 8 * i));
-  nif->mtu = uint16_t(std::min(lw->cfg.mtu, 10000u));
+  nif->mtu = interface_mtu(lw->cfg.mtu);
   nif->mtu6 = nif->mtu;
   nif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_IGMP | NETIF_FLAG_MLD6;
   nif->output = output4;
@@ -163,7 +172,7 @@ void update_cb(void* arg) {
   LwNetif* lw = c->lw;
   if (lw->index == 0) return;
   lw->cfg = c->cfg;
-  lw->nif.mtu = uint16_t(std::min(c->cfg.mtu, 10000u));
+  lw->nif.mtu = interface_mtu(c->cfg.mtu);
   lw->nif.mtu6 = lw->nif.mtu;
   apply_v4(lw, c->cfg);
   apply_v6(lw, c->cfg);
@@ -362,12 +371,15 @@ bool post_input(LwNetif* lw, proto::Mac src, proto::Mac dst, uint16_t ethertype,
   b[12] = uint8_t(ethertype >> 8);
   b[13] = uint8_t(ethertype);
   std::memcpy(b + 14, data.data(), data.size());
-  // Never blocks: a full tcpip mailbox drops the frame (TCP retransmits).
-  if (tcpip_inpkt(p, &lw->nif, ethernet_input) != ERR_OK) {
-    pbuf_free(p);
-    return false;
-  }
-  return true;
+  // Processed here, on the caller's (loop) thread, under lwIP's core lock, instead of being
+  // posted to the tcpip thread: one thread hand-off (a futex wake-up and a context switch per
+  // frame) less on every segment and ACK. ethernet_input consumes p.
+  LOCK_TCPIP_CORE();
+  const bool up = lw->index != 0;
+  if (up) ethernet_input(p, &lw->nif);
+  UNLOCK_TCPIP_CORE();
+  if (!up) pbuf_free(p);
+  return up;
 }
 
 }  // namespace zt::stack
