@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <list>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -160,13 +161,19 @@ struct Runtime::Impl {
   std::atomic<bool> quit{false};
   std::mutex mu;
   std::deque<std::function<void()>> tasks;
+  bool wake_pending = false;  // guarded by mu: the wake eventfd was written since the last take
   std::vector<NodeHandle::Impl*> nodes;  // loop thread only
 
+  // epoll data.ptr points at these, so they must never move: a std::list (a deque moves its
+  // elements when one in the middle is erased). A detached node's entries are only marked dead;
+  // run() frees them before its next epoll_wait, when no event can name them any more.
   struct SockRef {
     NodeHandle::Impl* node;
     size_t index;
+    bool dead = false;
   };
-  std::deque<SockRef> refs;  // stable addresses for epoll data.ptr
+  std::list<SockRef> refs;
+  bool refs_dirty = false;
 
   void run();
   void run_tasks();
@@ -185,16 +192,24 @@ struct Runtime::Impl {
     }
     raw->node.reset();
     std::erase(nodes, raw);
-    std::erase_if(refs, [&](const SockRef& r) { return r.node == raw; });
+    for (auto& r : refs)
+      if (r.node == raw) r.dead = refs_dirty = true;
   }
   void read_socket(NodeHandle::Impl& n, size_t si, int64_t now);
   void post(std::function<void()> fn) {
+    bool signal;
     {
       std::lock_guard lk(mu);
       tasks.push_back(std::move(fn));
+      signal = !wake_pending;
+      wake_pending = true;
     }
-    uint64_t one = 1;
-    (void)!::write(wake, &one, sizeof one);
+    // One eventfd write per batch of posts: the loop clears wake_pending when it takes the
+    // queue, so a task posted after that always writes again (no lost wake-up).
+    if (signal) {
+      uint64_t one = 1;
+      (void)!::write(wake, &one, sizeof one);
+    }
   }
 };
 
@@ -268,6 +283,7 @@ void Runtime::Impl::run_tasks() {
   {
     std::lock_guard lk(mu);
     batch.swap(tasks);
+    wake_pending = false;
   }
   for (auto& t : batch) t();
 }
@@ -307,6 +323,10 @@ void Runtime::Impl::run() {
   loop_id = std::this_thread::get_id();
   std::array<epoll_event, 64> evs;
   while (!quit.load()) {
+    if (refs_dirty) {
+      refs.remove_if([](const SockRef& r) { return r.dead; });
+      refs_dirty = false;
+    }
     int64_t now = now_ms();
     int64_t next = now + 1000;
     for (auto* n : nodes) next = std::min(next, n->deadline);
@@ -320,7 +340,7 @@ void Runtime::Impl::run() {
         continue;
       }
       auto* ref = static_cast<SockRef*>(evs[size_t(i)].data.ptr);
-      if (!ref->node->stopped) read_socket(*ref->node, ref->index, now);
+      if (!ref->dead && !ref->node->stopped) read_socket(*ref->node, ref->index, now);
     }
     run_tasks();
     now = now_ms();

@@ -169,3 +169,28 @@ TEST(RuntimeUdp, RestartedNodeKeepsIdentityAndComesBack) {
   ASSERT_TRUE(lab.ev.wait([&] { return lab.ev.online[0] >= 2; }));
   std::filesystem::remove_all(dir);
 }
+
+// Removing a node whose sockets sit between other nodes' sockets must leave the others'
+// epoll registrations valid (a deque erased in the middle moved them: use-after-free under ASan,
+// seen in CI with 100 stack nodes).
+TEST(RuntimeUdp, RemovingAMiddleNodeKeepsTheOthersReceiving) {
+  Lab lab;
+  lab.start(3);
+  ASSERT_TRUE(lab.ev.wait([&] {
+    for (auto& n : lab.nodes)
+      if (!lab.ev.online.count(n->address())) return false;
+    return true;
+  }));
+  lab.rt.remove_node(lab.nodes[1]);
+  lab.nodes[1].reset();
+  for (int round = 0; round < 3; ++round) {
+    const size_t before = lab.ev.messages.size();
+    ASSERT_TRUE(lab.nodes[0]->send_user_message(lab.nodes[2]->address(), 0x20000, as_bytes("a")).ok());
+    ASSERT_TRUE(lab.nodes[2]->send_user_message(lab.nodes[0]->address(), 0x20000, as_bytes("b")).ok());
+    ASSERT_TRUE(lab.ev.wait([&] { return lab.ev.messages.size() >= before + 2; })) << "round " << round;
+  }
+  // The root (first socket registered) still answers a new node.
+  auto late = lab.add(lab.ids[4], 0);
+  ASSERT_TRUE(late);
+  ASSERT_TRUE(lab.ev.wait([&] { return lab.ev.online.count(late->address()) > 0; }));
+}
