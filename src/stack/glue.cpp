@@ -360,10 +360,10 @@ bool carries_udplite(uint16_t ethertype, ByteSpan data) {
   return true;  // absurdly long chains are not worth lwIP's time either
 }
 
-bool post_input(LwNetif* lw, proto::Mac src, proto::Mac dst, uint16_t ethertype, ByteSpan data) {
-  if (data.size() > 10000 || carries_udplite(ethertype, data)) return false;
+struct pbuf* input_pbuf(proto::Mac src, proto::Mac dst, uint16_t ethertype, ByteSpan data) {
+  if (data.size() > 10000 || carries_udplite(ethertype, data)) return nullptr;
   struct pbuf* p = pbuf_alloc(PBUF_RAW, uint16_t(14 + data.size()), PBUF_RAM);
-  if (!p) return false;
+  if (!p) return nullptr;
   auto* b = static_cast<uint8_t*>(p->payload);
   const auto d = dst.bytes(), s = src.bytes();
   std::memcpy(b, d.data(), 6);
@@ -371,15 +371,22 @@ bool post_input(LwNetif* lw, proto::Mac src, proto::Mac dst, uint16_t ethertype,
   b[12] = uint8_t(ethertype >> 8);
   b[13] = uint8_t(ethertype);
   std::memcpy(b + 14, data.data(), data.size());
-  // Processed here, on the caller's (loop) thread, under lwIP's core lock, instead of being
-  // posted to the tcpip thread: one thread hand-off (a futex wake-up and a context switch per
-  // frame) less on every segment and ACK. ethernet_input consumes p.
+  return p;
+}
+
+void deliver_input(std::span<const PendingInput> frames) {
+  if (frames.empty()) return;
+  // Run here, on the caller's (loop) thread, instead of being posted to the tcpip thread: no
+  // thread hand-off (futex wake-up, context switch) per segment and ACK, and a whole receive
+  // batch under one hold of the lock, so a reader blocked in recv wakes once per batch.
   LOCK_TCPIP_CORE();
-  const bool up = lw->index != 0;
-  if (up) ethernet_input(p, &lw->nif);
+  for (const auto& f : frames) {
+    if (f.lw && f.lw->index != 0)
+      ethernet_input(f.p, &f.lw->nif);  // consumes p
+    else
+      pbuf_free(f.p);
+  }
   UNLOCK_TCPIP_CORE();
-  if (!up) pbuf_free(p);
-  return up;
 }
 
 }  // namespace zt::stack

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <mutex>
 #include <set>
+#include <span>
 #include <vector>
 
 // lwipopts.h declares the core-lock functions and sockets_priv.h lwip_socket_dbg_get_socket
@@ -96,8 +97,15 @@ Verdict classify(const NetState& n, uint16_t ethertype, uint16_t vlan, ByteSpan 
 // inet_chksum.c) on a UDP-Lite header whose checksum coverage exceeds the packet; we offer no
 // UDP-Lite sockets, so such packets never reach lwIP. Found by fuzz_stack_input.
 bool carries_udplite(uint16_t ethertype, ByteSpan data);
-// Posts a frame into lwIP on netif lw (never blocks); false if dropped (also for the hostile
-// inputs above).
-bool post_input(LwNetif* lw, proto::Mac src, proto::Mac dst, uint16_t ethertype, ByteSpan data);
+// The frame as an lwIP pbuf with its Ethernet header rebuilt; nullptr when it must not or
+// cannot enter lwIP (over 10,000 bytes, the hostile inputs above, out of pbuf memory).
+struct pbuf* input_pbuf(proto::Mac src, proto::Mac dst, uint16_t ethertype, ByteSpan data);
+// Feeds frames to lwIP on the calling thread under one hold of the core lock; every pbuf is
+// consumed (freed without delivery when lw is nullptr or its netif is not up yet).
+struct PendingInput {
+  LwNetif* lw;
+  struct pbuf* p;
+};
+void deliver_input(std::span<const PendingInput> frames);
 
 }  // namespace zt::stack

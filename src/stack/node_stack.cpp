@@ -120,6 +120,9 @@ void NodeStack::close() {
   // takes mu_ only before its own lock, so holding mu_ here keeps each Socket alive.
   for (Socket* s : sockets_) s->close_from_stack();
   sockets_.clear();
+  for (auto& f : inbox_) f.lw = nullptr;  // freed, not delivered
+  deliver_input(inbox_);
+  inbox_.clear();
   for (auto& n : nets_) post_netif_remove(n->lw);
   nets_.clear();
 }
@@ -153,19 +156,46 @@ StackCounters NodeStack::counters() const {
 
 bool NodeStack::input(uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype, uint16_t vlan,
                       ByteSpan data) {
-  std::lock_guard lk(mu_);
+  constexpr size_t kMaxPending = 1024;
+  std::unique_lock lk(mu_);
   if (closed_) return false;
   for (const auto& n : nets_) {
     if (n->nwid != nwid) continue;
     const Verdict v = classify(*n, ethertype, vlan, data);
     if (v == Verdict::Pass) return false;
-    if (post_input(n->lw, src, dst, ethertype, data))
-      ++counters_.frames_in;
-    else
+    struct pbuf* p = inbox_.size() < kMaxPending ? input_pbuf(src, dst, ethertype, data) : nullptr;
+    if (!p) {
       ++counters_.dropped_in;
+      return v == Verdict::Stack;
+    }
+    ++counters_.frames_in;
+    inbox_.push_back({n->lw, p});
+    if (!rt_) {  // not started (tests, the fuzzer): deliver at once
+      lk.unlock();
+      flush_input();
+    } else if (!inbox_posted_) {
+      // The task runs after the loop has handled this iteration's datagrams.
+      inbox_posted_ = true;
+      std::weak_ptr<NodeStack> w = weak_from_this();
+      rt_->post([w] {
+        if (auto s = w.lock()) s->flush_input();
+      });
+    }
     return v == Verdict::Stack;
   }
   return false;
+}
+
+void NodeStack::flush_input() {
+  std::lock_guard lk(mu_);  // keeps every listed netif alive (removal is posted under mu_)
+  inbox_posted_ = false;
+  // A frame whose network went down meanwhile is dropped: its netif may already be gone.
+  for (auto& f : inbox_) {
+    const bool listed = std::any_of(nets_.begin(), nets_.end(), [&](const auto& n) { return n->lw == f.lw; });
+    if (!listed) f.lw = nullptr;
+  }
+  deliver_input(inbox_);
+  inbox_.clear();
 }
 
 void NodeStack::network(uint64_t nwid, core::NetworkOp op, const core::NetworkInfo& info) {

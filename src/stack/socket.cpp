@@ -30,10 +30,19 @@ namespace {
 thread_local int t_errno = 0;
 
 std::mutex g_reg_mu;                        // leaf lock (never held while taking another)
-std::unordered_map<int, int> g_event_fds;   // lwIP socket number -> eventfd
+// lwIP socket number -> the Socket's eventfd and its "raised" flag (the Socket removes its
+// entry, under g_reg_mu, before it is destroyed).
+struct EventTarget {
+  int efd;
+  std::atomic<bool>* raised;
+};
+std::unordered_map<int, EventTarget> g_event_fds;
 netconn_callback g_lwip_callback = nullptr;  // lwIP's own event_callback (set once)
 
-void signal_fd(int efd) {
+// Makes the eventfd readable. lwIP reports an event per segment and per ACK; while the fd is
+// already readable (raised, not yet drained) the write is skipped, one syscall less per event.
+void signal_fd(int efd, std::atomic<bool>& raised) {
+  if (raised.exchange(true)) return;
   uint64_t one = 1;
   (void)!::write(efd, &one, sizeof one);
 }
@@ -44,7 +53,7 @@ void chained_callback(struct netconn* conn, enum netconn_evt evt, u16_t len) {
   if (!conn || conn->socket < 0) return;
   std::lock_guard lk(g_reg_mu);
   auto it = g_event_fds.find(conn->socket);
-  if (it != g_event_fds.end()) signal_fd(it->second);
+  if (it != g_event_fds.end()) signal_fd(it->second.efd, *it->second.raised);
 }
 
 void chain_callback(int fd) {
@@ -106,7 +115,7 @@ Socket::Socket(std::shared_ptr<NodeStack> st, int fd, int family, int type)
   efd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   {
     std::lock_guard lk(g_reg_mu);
-    g_event_fds[fd] = efd_;
+    g_event_fds[fd] = EventTarget{efd_, &raised_};
   }
   chain_callback(fd);
 }
@@ -130,7 +139,7 @@ void Socket::close_from_stack() {
   }
   lwip_close(fd_);
   fd_ = -1;
-  if (efd_ >= 0) signal_fd(efd_);  // pollers see the end (POLLHUP from poll())
+  if (efd_ >= 0) signal_fd(efd_, raised_);  // pollers see the end (POLLHUP from poll())
 }
 
 Status Socket::check_blocking_allowed() {
@@ -142,8 +151,13 @@ Status Socket::check_blocking_allowed() {
 }
 
 void Socket::drain_event() {
+  // Lowered before and after the read: a signal racing with the read either leaves the fd
+  // readable or finds the flag raised while the caller's next call still sees its effect
+  // (the event's state change precedes its signal); every signal after this returns writes.
+  raised_.store(false);
   uint64_t v;
   (void)!::read(efd_, &v, sizeof v);
+  raised_.store(false);
 }
 
 // After a call that may leave data behind: readable again if more is waiting.
@@ -151,7 +165,7 @@ void Socket::rearm_if_readable() {
   struct pollfd p {};
   p.fd = fd_;
   p.events = POLLIN;
-  if (fd_ >= 0 && lwip_poll(&p, 1, 0) > 0 && p.revents) signal_fd(efd_);
+  if (fd_ >= 0 && lwip_poll(&p, 1, 0) > 0 && p.revents) signal_fd(efd_, raised_);
 }
 
 Status Socket::bind_pcb(uint8_t idx) {
@@ -264,7 +278,7 @@ Result<std::shared_ptr<Socket>> Socket::accept(proto::InetAddress* peer) {
   }
   auto s = std::make_shared<Socket>(st, nfd, family_, type_);
   s->netif_ = netif_;
-  signal_fd(s->efd_);  // data may have arrived before the eventfd was registered
+  signal_fd(s->efd_, s->raised_);  // data may have arrived before the eventfd was registered
   if (!st->adopt(s.get())) return errno_error("accept", EBADF);
   return s;
 }
