@@ -343,7 +343,8 @@ ZT_API zt_result zt_identity_validate(const char* text, uint64_t* address);
  * Readiness: zt_socket_fd() is an eventfd owned by the socket, readable whenever readiness may
  *   have changed (data, connection, accept, close, error, send space). It stays readable until
  *   zt_socket_poll() clears it (recv/recvfrom/accept clear it too and re-arm it while more data
- *   waits). Use epoll/select on it, then zt_socket_poll and non-blocking calls.
+ *   waits). Use epoll/select on it, then zt_socket_poll and non-blocking calls; never read() it
+ *   yourself (it is written once per readiness edge and re-armed only by those calls).
  * Addresses: plain IP text ("10.147.17.5", "fd00::1"); NULL or "" in bind = any address of
  *   the node's first network with that family (bind to an address to pick another network).
  *   connect/sendto pick the node's network whose subnet (or route) holds the destination.
