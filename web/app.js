@@ -173,6 +173,7 @@ function routeRow(r = {}) {
 function fillNetworkForm(n) {
   $('#nw-id').textContent = n.id;
   $('#nw-name').value = n.name || '';
+  $('#nw-title').textContent = n.name || '';
   $('#nw-mtu').value = n.mtu ?? 2800;
   $('#nw-mcl').value = n.multicastLimit ?? 32;
   $('#nw-private').checked = !!n.private;
