@@ -259,6 +259,15 @@ def test_web_ui(lab, browser):
     assert mem["authorized"] is True and mem["ipAssignments"] == [ip]
     wait.until(lambda _: "ago" in find(row + " td.seen").text)
 
+    # Deauthorize and authorize again by clicking; the record follows, the IP stays.
+    find(row + " button.auth").click()
+    wait.until(lambda _: find(row + " button.auth").text == "Authorize")
+    assert api(base, token, "GET", "/controller/network/%s/member/%s" % (nwid, addr))[1]["authorized"] is False
+    find(row + " button.auth").click()
+    wait.until(lambda _: "deauthorize" in find(row + " button.auth").text)
+    st, mem = api(base, token, "GET", "/controller/network/%s/member/%s" % (nwid, addr))
+    assert mem["authorized"] is True and mem["ipAssignments"] == [ip]
+
     # Changes made elsewhere show up without a reload (the table polls).
     st, _ = api(base, token, "POST", "/controller/network/%s/member/%s" % (nwid, addr),
                 {"name": "laptop", "tags": [[1, 7]], "capabilities": [3]})
