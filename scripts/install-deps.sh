@@ -8,6 +8,7 @@ PKGS=(
   clang-14 libclang-rt-14-dev
   python3 python3-cffi python3-pytest python3-scapy
   iproute2 curl
+  chromium chromium-driver python3-selenium
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -121,8 +121,14 @@ ApiResponse route(EmbeddedController& ctl, ControllerDb& db, int64_t now, std::s
       return ApiResponse::error(404, "network " + proto::network_id_to_string(*nwid) + " not found");
     json data = json::array();
     size_t authorized = 0;
+    auto seen = ctl.last_seen(*nwid);
     for (json& mem : db.members_of(*nwid)) {
       if (json_bool(mem, "authorized", false)) ++authorized;
+      // Runtime state beside the record (the web UI's "last seen"): ms, 0 = not since start.
+      auto a = mem.contains("address") && mem["address"].is_string() ? parse_address(mem["address"].get<std::string>())
+                                                                     : std::nullopt;
+      auto it = a ? seen.find(*a) : seen.end();
+      mem["lastSeen"] = it == seen.end() ? 0 : it->second;
       data.push_back(std::move(mem));
     }
     size_t total = data.size();

@@ -105,6 +105,14 @@ std::vector<Address> EmbeddedController::online_members(int64_t now, uint64_t nw
   return out;
 }
 
+std::map<Address, int64_t> EmbeddedController::last_seen(uint64_t nwid) const {
+  std::lock_guard lk(mu_);
+  std::map<Address, int64_t> out;
+  for (auto& [key, st] : members_)
+    if (key.first == nwid && st.last_seen > 0) out[key.second] = st.last_seen;
+  return out;
+}
+
 void EmbeddedController::flush(int64_t now, std::vector<Outgoing>& out) {
   core::ControllerSender* s;
   {

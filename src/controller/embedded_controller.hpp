@@ -91,6 +91,9 @@ class EmbeddedController : public core::NetworkController {
 
   // Members whose last accepted request is within the online window (node-thread view).
   std::vector<proto::Address> online_members(int64_t now, uint64_t nwid) const;
+  // When each member of the network last sent an accepted config request (ms; members not
+  // heard from since this controller started, or forgotten, are absent). Not stored.
+  std::map<proto::Address, int64_t> last_seen(uint64_t nwid) const;
 
  private:
   struct MemberState {

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "controller/api_router.hpp"
+#include "controller/web_ui.hpp"
 
 namespace zt::controller {
 
@@ -74,6 +75,7 @@ Result<std::unique_ptr<HttpApi>> HttpApi::start(EmbeddedController& controller, 
   auto& s = p->server;
   s.set_payload_max_length(4 << 20);
   s.set_pre_routing_handler([p](const httplib::Request& req, httplib::Response& res) {
+    if (serve_web_ui(req, res)) return httplib::Server::HandlerResponse::Handled;  // public pages (web_ui.hpp)
     if (p->authorized(req)) return httplib::Server::HandlerResponse::Unhandled;
     res.status = 401;
     res.set_content(json{{"error", "missing or wrong X-ZT1-Auth token"}}.dump() + "\n", "application/json");

@@ -4,6 +4,7 @@
 //
 // Every request needs the token: header `X-ZT1-Auth: <token>` (also accepted:
 // `Authorization: Bearer <token>`, query `?auth=<token>`); otherwise 401 {"error":"..."}.
+// Exception: the web UI's files (GET/HEAD of "/", "/app.js", ...; web_ui.hpp) are public.
 //
 // Threading: handlers run on the server's threads and call the controller's management
 // methods (thread-safe). After a successful write, `run_on_node` is called with a function
