@@ -3,7 +3,6 @@
 #include <signal.h>
 #include <sys/stat.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -134,13 +133,8 @@ int cmd_controller(const Args& args) {
   if (!http_spec.empty() && !parse_http(http_spec, http_host, http_port))
     return usage_error("--http: expected IP:PORT, got '" + http_spec + "'");
 
-  // As `ztcore node` and `ztcore root` do: bound to loopback only, loopback paths are the
-  // only paths there are, so allow them.
-  if (!bind.empty() && !allow_loopback &&
-      std::all_of(bind.begin(), bind.end(), [](const proto::InetAddress& a) { return a.is_loopback(); })) {
-    std::printf("note: bound to loopback only: allowing loopback paths\n");
-    allow_loopback = true;
-  }
+  // As `ztcore node` and `ztcore root` do: a loopback-only bind allows loopback paths.
+  allow_loopback = allow_loopback_for(bind, allow_loopback);
 
   ::mkdir(home.c_str(), 0700);
   std::optional<Bytes> planet;
