@@ -12,8 +12,9 @@ member objects ({"authorized":"true"}, {"activeBridge":"false"}, {"name":...},
 {"ipAssignments":[...]}) and DELETE of members and networks.
 
 The controller's command line comes from ZTCORE_CONTROLLER_ARGS (shell words; "{home}" is
-replaced by a fresh temporary directory), default:
-    controller --home {home} --port 0 --bind 127.0.0.1 --http 127.0.0.1:0
+replaced by a fresh temporary directory, "{planet}" by the planet of a root the test starts on
+127.0.0.1, so that /peer has an entry), default:
+    controller --home {home} --port 0 --bind 127.0.0.1 --http 127.0.0.1:0 --planet {planet}
 so a PostgreSQL variant only adds `--db postgresql://...`. The binary is ZTCORE_BIN (ctest sets
 it), else build/ztcore of this checkout.
 """
@@ -22,6 +23,7 @@ import json
 import os
 import re
 import shlex
+import socket
 import subprocess
 import tempfile
 import time
@@ -31,7 +33,7 @@ import urllib.request
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_ARGS = "controller --home {home} --port 0 --bind 127.0.0.1 --http 127.0.0.1:0"
+DEFAULT_ARGS = "controller --home {home} --port 0 --bind 127.0.0.1 --http 127.0.0.1:0 --planet {planet}"
 
 
 def ztcore_bin():
@@ -45,8 +47,13 @@ class Controller:
     def __init__(self):
         self.tmp = tempfile.TemporaryDirectory(prefix="ztncui-")
         home = os.path.join(self.tmp.name, "home")
+        self.root = None
+        self.root_address = None
         words = shlex.split(os.environ.get("ZTCORE_CONTROLLER_ARGS") or DEFAULT_ARGS)
-        args = [w.replace("{home}", home) for w in words]
+        planet = os.path.join(self.tmp.name, "planet")
+        if any("{planet}" in w for w in words):
+            self.start_root(planet)
+        args = [w.replace("{home}", home).replace("{planet}", planet) for w in words]
         self.out_path = os.path.join(self.tmp.name, "out")
         self.err_path = os.path.join(self.tmp.name, "err")
         self.proc = subprocess.Popen([ztcore_bin()] + args, stdout=open(self.out_path, "w"),
@@ -70,14 +77,34 @@ class Controller:
         self.base = lines["api"][: -len("/controller")]
         self.token = open(lines["token"]).read().strip()
 
+    def start_root(self, planet):
+        """A root on 127.0.0.1 (a fixed free port: its planet names it) writing `planet`."""
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        rhome = os.path.join(self.tmp.name, "root")
+        self.root = subprocess.Popen(
+            [ztcore_bin(), "root", "--home", rhome, "--port", str(port), "--bind", "127.0.0.1", "--no-api",
+             "--planet-out", planet], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 20
+        while time.time() < deadline and not (os.path.exists(planet) and os.path.getsize(planet) > 0):
+            time.sleep(0.05)
+        if not os.path.exists(planet):
+            self.stop()
+            pytest.fail("the root wrote no planet")
+        self.root_address = open(os.path.join(rhome, "identity.public")).read()[:10]
+
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
+        for p in (getattr(self, "proc", None), self.root):
+            if p is None or p.poll() is not None:
+                continue
+            p.terminate()
             try:
-                self.proc.wait(10)
+                p.wait(10)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                p.kill()
+                p.wait()
         self.tmp.cleanup()
 
     def call(self, method, path, body=None, token=True, raw=None):
@@ -127,6 +154,14 @@ def test_status_and_peers(ctl):
     assert isinstance(st["online"], bool)
     peers = ctl.ok("GET", "/peer")
     assert isinstance(peers, list)
+    if ctl.root_address:  # the root of our planet, once the controller has reached it
+        deadline = time.time() + 15
+        while ctl.root_address not in [p["address"] for p in peers] and time.time() < deadline:
+            time.sleep(0.2)
+            peers = ctl.ok("GET", "/peer")
+        root = [p for p in peers if p["address"] == ctl.root_address]
+        assert root and root[0]["role"] == "PLANET", peers
+        assert any(x["address"].startswith("127.0.0.1/") for x in root[0]["paths"]), root
     for p in peers:  # the shape ztncui's peer column reads
         assert re.fullmatch(r"[0-9a-f]{10}", p["address"])
         assert isinstance(p["latency"], int) and isinstance(p["paths"], list) and "version" in p
