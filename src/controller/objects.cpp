@@ -354,9 +354,11 @@ json read_trace_target(const json& v) {
   return json(nullptr);
 }
 
-// A string field: strings as is, numbers as decimal text, anything else "" (OSUtils::jsonString).
+// A string field (OSUtils::jsonString): strings as is, numbers as decimal text, booleans "1"/"0",
+// anything else "".
 json read_string(const json& v) {
   if (v.is_string()) return v;
+  if (v.is_boolean()) return v.get<bool>() ? "1" : "0";
   if (v.is_number_unsigned()) return std::to_string(v.get<uint64_t>());
   if (v.is_number_integer()) return std::to_string(uint64_t(v.get<int64_t>()));
   if (v.is_number_float()) {

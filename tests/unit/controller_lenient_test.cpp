@@ -176,6 +176,8 @@ TEST(ControllerLenient, TraceTargetDnsAndScalars) {
   EXPECT_EQ(n["mtu"], 1400);
   EXPECT_EQ(n["multicastLimit"], 64);
   EXPECT_EQ(n["name"], "42");
+  EXPECT_EQ(updated({{"name", true}})["name"], "1");
+  EXPECT_EQ(updated({{"name", nullptr}})["name"], "");
   n = updated({{"mtu", "big"}, {"multicastLimit", -3}});
   EXPECT_EQ(n["mtu"], 1280);  // "big" reads as 0, clamped
   EXPECT_EQ(n["multicastLimit"], 32);
