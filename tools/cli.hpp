@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "proto/inet_address.hpp"
+
 namespace zt::cli {
 
 using Args = std::vector<std::string>;  // arguments after the command name
@@ -24,5 +26,10 @@ int cmd_bench(const Args& args);  // cmd_bench.cpp: `bench online` (start-up, RT
 bool wants_help(const Args& args);
 // Reads a whole file; false (and message on stderr) on failure.
 bool read_file(const std::string& path, std::string& out);
+
+// The rule `root`, `node` and `controller` share: bound to loopback addresses only, the node
+// can only ever have loopback paths, so they are allowed (with a note on stdout). Returns the
+// allow_loopback to use.
+bool allow_loopback_for(const std::vector<proto::InetAddress>& bind, bool allow_loopback);
 
 }  // namespace zt::cli

@@ -15,6 +15,7 @@
 #include "controller/sqlite_db.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/state.hpp"
+#include "service/local_api.hpp"
 
 namespace zt::cli {
 
@@ -28,14 +29,16 @@ const char* kControllerUsage =
     "  --home DIR        state: identity, DIR/controller.db (networks and members, SQLite),\n"
     "                    DIR/authtoken.secret (API token, created 0600 if missing)\n"
     "  --port P          UDP port of the node (0 = any)\n"
-    "  --bind IP         address to bind the UDP socket to (repeatable; default all)\n"
+    "  --bind IP         address to bind the UDP socket to (repeatable; default all); a\n"
+    "                    loopback bind such as 127.0.0.1 turns on --allow-loopback\n"
     "  --planet FILE     world (planet) file with the roots; default DIR/planet\n"
     "  --http IP:PORT    the controller API (default 127.0.0.1:<P>, as zerotier-one does)\n"
     "  --allow-loopback  accept and use 127.0.0.0/8 and ::1 paths (local labs)\n"
     "\n"
     "API (header X-ZT1-Auth: <token>): GET /controller, GET /controller/network,\n"
     "POST /controller/network/<address>______ (create), GET|POST|DELETE\n"
-    "/controller/network/<nwid>[/member[/<address>]].\n"
+    "/controller/network/<nwid>[/member[/<address>]]; and the node's GET /status,\n"
+    "GET /peer, GET /peer/<address> (as `ztcore node` serves them).\n"
     "Prints the controller address and the API URL, then runs until SIGINT/SIGTERM.\n"
     "Exit status: 0 stopped cleanly, 1 failure, 2 usage error.\n";
 
@@ -69,6 +72,20 @@ bool parse_http(const std::string& s, std::string& host, uint16_t& port) {
   host = h;
   return true;
 }
+
+// The controller's node as /status and /peer see it (service::NodeInfo).
+class ControllerNodeInfo final : public service::NodeInfo {
+ public:
+  ControllerNodeInfo(runtime::NodeHandle& h, service::NodeSettings s) : h_(h), settings_(std::move(s)) {}
+  int64_t now() override { return runtime::now_ms(); }
+  core::NodeStatus status() override { return h_.status(); }
+  service::NodeSettings settings() override { return settings_; }
+  std::vector<core::PeerInfo> peers() override { return h_.peers(); }
+
+ private:
+  runtime::NodeHandle& h_;
+  service::NodeSettings settings_;
+};
 
 }  // namespace
 
@@ -116,6 +133,9 @@ int cmd_controller(const Args& args) {
   if (!http_spec.empty() && !parse_http(http_spec, http_host, http_port))
     return usage_error("--http: expected IP:PORT, got '" + http_spec + "'");
 
+  // As `ztcore node` and `ztcore root` do: a loopback-only bind allows loopback paths.
+  allow_loopback = allow_loopback_for(bind, allow_loopback);
+
   ::mkdir(home.c_str(), 0700);
   std::optional<Bytes> planet;
   if (!planet_path.empty()) {
@@ -161,7 +181,26 @@ int cmd_controller(const Args& args) {
     }
     std::shared_ptr<runtime::NodeHandle> h = *node;
 
+    service::NodeSettings settings;
+    settings.primary_port = h->port();
+    settings.allow_loopback = allow_loopback;
+    if (bind.empty()) {
+      settings.listening_on = {"0.0.0.0/" + std::to_string(h->port()), "::/" + std::to_string(h->port())};
+    } else {
+      for (proto::InetAddress b : bind) {
+        b.set_port(h->port());
+        settings.listening_on.push_back(b.to_string());
+      }
+    }
+    ControllerNodeInfo node_info(*h, settings);
+
     controller::HttpApiConfig hc;
+    hc.node_api = [&node_info](const std::string& method,
+                               const std::string& path) -> std::optional<controller::NodeApiReply> {
+      auto r = service::handle_node_info(node_info, method, path);
+      if (!r) return std::nullopt;
+      return controller::NodeApiReply{r->status, r->body};
+    };
     hc.bind = http_host;
     hc.port = http_port;
     hc.auth_token = *token;

@@ -458,12 +458,7 @@ int run(const Args& args, bool root) {
     }
   }
 
-  const bool all_loopback =
-      !o.bind.empty() && std::all_of(o.bind.begin(), o.bind.end(), [](const InetAddress& a) { return a.is_loopback(); });
-  if (all_loopback && !o.allow_loopback) {
-    std::printf("note: bound to loopback only: allowing loopback paths\n");
-    o.allow_loopback = true;
-  }
+  o.allow_loopback = allow_loopback_for(o.bind, o.allow_loopback);
 
   runtime::Runtime rt;
   runtime::NodeConfig cfg;

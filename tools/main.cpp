@@ -28,6 +28,14 @@ bool read_file(const std::string& path, std::string& out) {
   return true;
 }
 
+bool allow_loopback_for(const std::vector<proto::InetAddress>& bind, bool allow_loopback) {
+  if (allow_loopback || bind.empty()) return allow_loopback;
+  for (const auto& a : bind)
+    if (!a.is_loopback()) return false;
+  std::printf("note: bound to loopback only: allowing loopback paths\n");
+  return true;
+}
+
 }  // namespace zt::cli
 
 namespace {

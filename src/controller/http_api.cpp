@@ -50,6 +50,13 @@ struct HttpApi::Impl {
   }
 
   void serve(const httplib::Request& req, httplib::Response& res) {
+    if (cfg.node_api && req.path.rfind("/controller", 0) != 0 && req.path.rfind("/unstable/", 0) != 0) {
+      if (auto r = cfg.node_api(req.method == "HEAD" ? "GET" : req.method, req.path)) {
+        res.status = r->status;
+        res.set_content(r->body, "application/json");
+        return;
+      }
+    }
     RoutedResponse r = route_api(ctl, db, cfg.clock(), req.method, req.path, req.body);
     res.status = r.response.status;
     res.set_content(api_response_text(r.response), "application/json");
@@ -73,7 +80,15 @@ Result<std::unique_ptr<HttpApi>> HttpApi::start(EmbeddedController& controller, 
   auto impl = std::make_unique<Impl>(controller, db, std::move(cfg));
   Impl* p = impl.get();
   auto& s = p->server;
-  s.set_payload_max_length(4 << 20);
+  s.set_payload_max_length(kMaxRequestBody);
+  // httplib's own refusals (413 for an oversized body, 400 for a malformed request) come
+  // without a body; give them the API's {"error": ...} shape.
+  s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    const char* what = res.status == 413 ? "request body too large (limit 1 MiB)" : "bad request";
+    res.set_content(json{{"error", what}}.dump() + "\n", "application/json");
+    return httplib::Server::HandlerResponse::Handled;
+  }));
   s.set_pre_routing_handler([p](const httplib::Request& req, httplib::Response& res) {
     if (serve_web_ui(req, res)) return httplib::Server::HandlerResponse::Handled;  // public pages (web_ui.hpp)
     if (p->authorized(req)) return httplib::Server::HandlerResponse::Unhandled;

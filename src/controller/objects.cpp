@@ -16,66 +16,6 @@ namespace zt::controller {
 
 using proto::InetAddress;
 
-namespace {
-
-// ---- field readers with errors ------------------------------------------------------------
-
-Error field_error(const std::string& where, const std::string& what) { return err(where + ": " + what); }
-
-// Non-negative integer ≤ max: a JSON integer, or a string of decimal digits (the reference
-// accepts both for integer fields). Absent or null → dflt.
-Result<uint64_t> read_uint(const json& j, const char* key, uint64_t max, uint64_t dflt,
-                           const std::string& where) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return dflt;
-  uint64_t v = 0;
-  if (it->is_number_unsigned()) {
-    v = it->get<uint64_t>();
-  } else if (it->is_number_integer()) {
-    int64_t s = it->get<int64_t>();
-    if (s < 0) return field_error(where + "." + key, "must not be negative");
-    v = uint64_t(s);
-  } else if (it->is_string()) {
-    const std::string& s = it->get_ref<const std::string&>();
-    if (s.empty() || s.size() > 20 || s.find_first_not_of("0123456789") != std::string::npos)
-      return field_error(where + "." + key, "expected an integer");
-    errno = 0;
-    unsigned long long x = std::strtoull(s.c_str(), nullptr, 10);
-    if (errno) return field_error(where + "." + key, "integer out of range");
-    v = x;
-  } else {
-    return field_error(where + "." + key, "expected an integer");
-  }
-  if (v > max) return field_error(where + "." + key, "must be at most " + std::to_string(max));
-  return v;
-}
-
-Result<bool> read_bool(const json& j, const char* key, bool dflt, const std::string& where) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return dflt;
-  if (!it->is_boolean()) return field_error(where + "." + key, "expected true or false");
-  return it->get<bool>();
-}
-
-// remoteTraceTarget (networks and members alike): a 10-digit hex address, stored in lower
-// case, or null / "" for none.
-Result<json> read_trace_target(const json& v) {
-  if (v.is_null() || (v.is_string() && v.get_ref<const std::string&>().empty())) return json(nullptr);
-  if (v.is_string() && v.get_ref<const std::string&>().size() == 10 && parse_hex_u64(v.get_ref<const std::string&>())) {
-    std::string s = v.get<std::string>();
-    std::transform(s.begin(), s.end(), s.begin(), ::tolower);
-    return json(s);
-  }
-  return err("remoteTraceTarget: expected a 10-digit hex address or null");
-}
-
-#define ZT_TRY(var, expr)                        \
-  auto var##_r = (expr);                         \
-  if (!var##_r) return var##_r.take_error();     \
-  auto var = *var##_r
-
-}  // namespace
-
 // ---- small parsers ------------------------------------------------------------------------
 
 std::optional<InetAddress> parse_ip(std::string_view s) {
@@ -114,7 +54,7 @@ std::optional<proto::Address> parse_address(std::string_view s) {
 
 bool json_bool(const json& o, const char* key, bool dflt) {
   auto it = o.find(key);
-  return it != o.end() && it->is_boolean() ? it->get<bool>() : dflt;
+  return it != o.end() ? json_lenient_bool(*it, dflt) : dflt;
 }
 
 uint64_t json_u64(const json& o, const char* key, uint64_t dflt) {
@@ -209,43 +149,78 @@ void init_member(json& m, uint64_t nwid, proto::Address a, int64_t now, bool res
 }
 
 // ---- API writes ---------------------------------------------------------------------------
+//
+// Read as zerotier-one's controller reads a POST body (PROTOCOL.md §10.2): booleans with
+// json_lenient_bool; integers as numbers or decimal strings; a field of the wrong kind leaves
+// the stored value as it is; bad entries of routes, pools, rules, capabilities, tags, IP
+// assignments and DNS servers are dropped; a bad remoteTraceTarget becomes null.
 
 namespace {
 
-Result<json> parse_rules_array(const json& v, const std::string& where, size_t max) {
-  if (!v.is_array()) return err(where + ": expected an array of rule objects");
-  if (v.size() > max) return err(where + ": at most " + std::to_string(max) + " rules");
+// At most this many entries are kept in any array (the reference's ZT_CONTROLLER_MAX_ARRAY_SIZE);
+// the network config built from the record keeps fewer (config_builder.cpp).
+constexpr size_t kMaxArray = 16384;
+
+// An integer the reference's way (OSUtils::jsonInt): a number (negative integers and fractions
+// as the C conversions make them), a string's leading decimal digits (none: 0), a boolean as
+// 1/0; anything else → nullopt (the caller's default). Values above `max` → nullopt.
+std::optional<uint64_t> lenient_uint(const json& v, uint64_t max) {
+  uint64_t x = 0;
+  if (v.is_number_unsigned()) {
+    x = v.get<uint64_t>();
+  } else if (v.is_number_integer()) {
+    x = uint64_t(v.get<int64_t>());
+  } else if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (!(d >= 0.0 && d < 18446744073709551616.0)) return std::nullopt;
+    x = uint64_t(d);
+  } else if (v.is_string()) {
+    const std::string& s = v.get_ref<const std::string&>();
+    size_t n = 0;
+    while (n < s.size() && n < 20 && s[n] >= '0' && s[n] <= '9') ++n;
+    if (n == 0) {
+      x = 0;
+    } else {
+      errno = 0;
+      unsigned long long y = std::strtoull(s.substr(0, n).c_str(), nullptr, 10);
+      if (errno) return std::nullopt;
+      x = y;
+    }
+  } else if (v.is_boolean()) {
+    x = v.get<bool>() ? 1 : 0;
+  } else {
+    return std::nullopt;
+  }
+  if (x > max) return std::nullopt;
+  return x;
+}
+
+// A rules array: entries that do not parse are dropped (as the reference's _parseRule does).
+json read_rules_lenient(const json& v, size_t max) {
   json out = json::array();
-  for (size_t i = 0; i < v.size(); ++i) {
-    auto r = rule_from_json(v[i]);
-    if (!r) return err(where + "[" + std::to_string(i) + "]: " + r.error());
-    out.push_back(rule_to_json(*r));
+  for (const json& r : v) {
+    if (out.size() >= max) break;
+    auto rule = rule_from_json(r);
+    if (rule) out.push_back(rule_to_json(*rule));
   }
   return out;
 }
 
-// v4AssignMode: an object {"zt":bool}, or the legacy string form; merged into `current`.
-Result<json> merge_v4_assign_mode(const json& current, const json& v) {
-  json cur = current.is_object() ? current : json{{"zt", false}};
-  if (v.is_string()) {  // legacy form
-    cur["zt"] = v.get_ref<const std::string&>().find("zt") != std::string::npos;
-  } else if (v.is_object()) {
-    if (v.contains("zt")) {
-      if (!v["zt"].is_boolean()) return err("v4AssignMode.zt: expected true or false");
-      cur["zt"] = v["zt"];
-    }
-  } else {
-    return err("v4AssignMode: expected an object like {\"zt\":true}");
-  }
-  return cur;
+// v4AssignMode: an object {"zt":bool} (no "zt": false), or the legacy string form ("zt" → on).
+// Anything else turns it off. The result replaces the stored value, as in the reference.
+json read_v4_assign_mode(const json& v) {
+  if (v.is_string()) return json{{"zt", v.get_ref<const std::string&>() == "zt"}};
+  if (v.is_object()) return json{{"zt", json_lenient_bool(v.contains("zt") ? v["zt"] : json(), false)}};
+  return json{{"zt", false}};
 }
 
-// v6AssignMode: an object of rfc4193/zt/6plane flags, or the legacy comma-separated string.
-Result<json> merge_v6_assign_mode(const json& current, const json& v) {
-  json cur = current.is_object() ? current : json{{"rfc4193", false}, {"zt", false}, {"6plane", false}};
-  if (v.is_string()) {  // legacy comma-separated form, e.g. "rfc4193,zt"
-    cur = {{"rfc4193", false}, {"zt", false}, {"6plane", false}};
-    std::string s = v.get<std::string>();
+// v6AssignMode: an object of rfc4193/zt/6plane flags (an absent flag is off), or the legacy
+// comma-separated string ("rfc4193,zt"). Anything else turns them all off. The reference writes
+// only the flags the object names; this writes all three (an absent flag reads as off either way).
+json read_v6_assign_mode(const json& v) {
+  json cur = {{"rfc4193", false}, {"zt", false}, {"6plane", false}};
+  if (v.is_string()) {
+    const std::string& s = v.get_ref<const std::string&>();
     size_t at = 0;
     while (at <= s.size()) {
       size_t comma = s.find(',', at);
@@ -255,154 +230,142 @@ Result<json> merge_v6_assign_mode(const json& current, const json& v) {
       at = comma + 1;
     }
   } else if (v.is_object()) {
-    for (const char* k : {"rfc4193", "zt", "6plane"}) {
-      if (!v.contains(k)) continue;
-      if (!v[k].is_boolean()) return err(std::string("v6AssignMode.") + k + ": expected true or false");
-      cur[k] = v[k];
-    }
-  } else {
-    return err("v6AssignMode: expected an object like {\"rfc4193\":true,\"zt\":false,\"6plane\":false}");
+    for (const char* k : {"rfc4193", "zt", "6plane"})
+      if (v.contains(k)) cur[k] = json_lenient_bool(v[k], false);
   }
   return cur;
 }
 
-// routes: at most 128 {"target":"ip/bits","via":ip|null}, normalized.
-Result<json> read_routes(const json& v) {
-  if (!v.is_array()) return err("routes: expected an array");
-  if (v.size() > 128) return err("routes: at most 128 routes");
+// routes: {"target":"ip/bits","via":ip|null}, normalized; an entry without a valid target is
+// dropped; a via that is not an IP of the target's family becomes null.
+json read_routes(const json& v) {
   json routes = json::array();
-  for (size_t i = 0; i < v.size(); ++i) {
-    std::string w = "routes[" + std::to_string(i) + "]";
-    if (!v[i].is_object()) return err(w + ": expected an object {\"target\":\"ip/bits\",\"via\":ip|null}");
-    auto t = v[i].find("target");
-    if (t == v[i].end() || !t->is_string()) return err(w + ".target: expected \"ip/bits\"");
+  for (const json& e : v) {
+    if (routes.size() >= kMaxArray) break;
+    if (!e.is_object()) continue;
+    auto t = e.find("target");
+    if (t == e.end() || !t->is_string()) continue;
     auto target = parse_cidr(t->get_ref<const std::string&>());
-    if (!target) return err(w + ".target: '" + t->get<std::string>() + "' is not an ip/bits network");
+    if (!target) continue;
     json via = nullptr;
-    auto vi = v[i].find("via");
-    if (vi != v[i].end() && !vi->is_null()) {
-      if (!vi->is_string()) return err(w + ".via: expected an IP string or null");
-      if (!vi->get_ref<const std::string&>().empty()) {
-        auto gw = parse_ip(vi->get_ref<const std::string&>());
-        if (!gw) return err(w + ".via: '" + vi->get<std::string>() + "' is not an IP address");
-        if (gw->family() != target->family()) return err(w + ".via: address family differs from the target's");
-        via = gw->ip_string();
-      }
+    auto vi = e.find("via");
+    if (vi != e.end() && vi->is_string()) {
+      auto gw = parse_ip(vi->get_ref<const std::string&>());
+      if (gw && gw->family() == target->family()) via = gw->ip_string();
     }
     routes.push_back({{"target", target->to_string()}, {"via", via}});
   }
   return routes;
 }
 
-// ipAssignmentPools: {"ipRangeStart":ip,"ipRangeEnd":ip} of one family each, normalized.
-Result<json> read_pools(const json& v) {
-  if (!v.is_array()) return err("ipAssignmentPools: expected an array");
+// ipAssignmentPools: {"ipRangeStart":ip,"ipRangeEnd":ip} of one family each, normalized; other
+// entries are dropped.
+json read_pools(const json& v) {
   json pools = json::array();
-  for (size_t i = 0; i < v.size(); ++i) {
-    std::string w = "ipAssignmentPools[" + std::to_string(i) + "]";
-    if (!v[i].is_object()) return err(w + ": expected an object {\"ipRangeStart\":ip,\"ipRangeEnd\":ip}");
-    std::optional<InetAddress> ends[2];
-    const char* keys[2] = {"ipRangeStart", "ipRangeEnd"};
-    for (int e = 0; e < 2; ++e) {
-      auto it = v[i].find(keys[e]);
-      if (it == v[i].end() || !it->is_string()) return err(w + "." + keys[e] + ": expected an IP string");
-      ends[e] = parse_ip(it->get_ref<const std::string&>());
-      if (!ends[e]) return err(w + "." + keys[e] + ": '" + it->get<std::string>() + "' is not an IP address");
-    }
-    if (ends[0]->family() != ends[1]->family()) return err(w + ": start and end are of different families");
-    pools.push_back({{"ipRangeStart", ends[0]->ip_string()}, {"ipRangeEnd", ends[1]->ip_string()}});
+  for (const json& e : v) {
+    if (pools.size() >= kMaxArray) break;
+    if (!e.is_object()) continue;
+    auto s = e.find("ipRangeStart"), t = e.find("ipRangeEnd");
+    if (s == e.end() || t == e.end() || !s->is_string() || !t->is_string()) continue;
+    auto start = parse_ip(s->get_ref<const std::string&>());
+    auto end = parse_ip(t->get_ref<const std::string&>());
+    if (!start || !end || start->family() != end->family()) continue;
+    pools.push_back({{"ipRangeStart", start->ip_string()}, {"ipRangeEnd", end->ip_string()}});
   }
   return pools;
 }
 
 // capabilities: {"id","default","rules"} objects, sorted by id (a repeated id: the last wins).
-Result<json> read_capabilities(const json& v) {
-  if (!v.is_array()) return err("capabilities: expected an array");
+// Non-objects and entries whose id is not a 32-bit integer are dropped; an absent id is 0.
+json read_capabilities(const json& v) {
   std::map<uint64_t, json> caps;
-  for (size_t i = 0; i < v.size(); ++i) {
-    std::string w = "capabilities[" + std::to_string(i) + "]";
-    if (!v[i].is_object()) return err(w + ": expected an object {\"id\":n,\"default\":bool,\"rules\":[...]}");
-    if (!v[i].contains("id")) return err(w + ".id: missing");
-    ZT_TRY(id, read_uint(v[i], "id", 0xffffffffu, 0, w));
-    ZT_TRY(dflt, read_bool(v[i], "default", false, w));
+  for (const json& e : v) {
+    if (!e.is_object()) continue;
+    auto id = e.contains("id") ? lenient_uint(e["id"], 0xffffffffu) : std::optional<uint64_t>(0);
+    if (!id) continue;
+    bool dflt = e.contains("default") && json_lenient_bool(e["default"], false);
     json rules = json::array();
-    if (v[i].contains("rules")) {
-      ZT_TRY(rr, parse_rules_array(v[i]["rules"], w + ".rules", proto::kMaxCapabilityRules));
-      rules = rr;
-    }
-    caps[id] = {{"id", id}, {"default", dflt}, {"rules", rules}};
+    if (e.contains("rules") && e["rules"].is_array()) rules = read_rules_lenient(e["rules"], proto::kMaxCapabilityRules);
+    caps[*id] = {{"id", *id}, {"default", dflt}, {"rules", rules}};
+    if (caps.size() >= kMaxArray) break;
   }
   json arr = json::array();
   for (auto& [id, c] : caps) arr.push_back(c);
   return arr;
 }
 
-// tags: {"id","default":n|null} objects, sorted by id.
-Result<json> read_tags(const json& v) {
-  if (!v.is_array()) return err("tags: expected an array");
+// tags: {"id","default":n|null} objects, sorted by id; bad entries dropped.
+json read_tags(const json& v) {
   std::map<uint64_t, json> tags;
-  for (size_t i = 0; i < v.size(); ++i) {
-    std::string w = "tags[" + std::to_string(i) + "]";
-    if (!v[i].is_object()) return err(w + ": expected an object {\"id\":n,\"default\":n|null}");
-    if (!v[i].contains("id")) return err(w + ".id: missing");
-    ZT_TRY(id, read_uint(v[i], "id", 0xffffffffu, 0, w));
+  for (const json& e : v) {
+    if (!e.is_object()) continue;
+    auto id = e.contains("id") ? lenient_uint(e["id"], 0xffffffffu) : std::optional<uint64_t>(0);
+    if (!id) continue;
     json dflt = nullptr;
-    if (v[i].contains("default") && !v[i]["default"].is_null()) {
-      ZT_TRY(d, read_uint(v[i], "default", 0xffffffffu, 0, w));
-      dflt = d;
+    if (e.contains("default") && !e["default"].is_null()) {
+      auto d = lenient_uint(e["default"], 0xffffffffu);
+      if (!d) continue;
+      dflt = *d;
     }
-    tags[id] = {{"id", id}, {"default", dflt}};
+    tags[*id] = {{"id", *id}, {"default", dflt}};
+    if (tags.size() >= kMaxArray) break;
   }
   json arr = json::array();
   for (auto& [id, t] : tags) arr.push_back(t);
   return arr;
 }
 
-// authTokens: {"token": expiry-ms (0 = never)}; null or [null...] = none.
-Result<json> read_auth_tokens(const json& v) {
-  bool all_null = v.is_array() && std::all_of(v.begin(), v.end(), [](const json& x) { return x.is_null(); });
-  if (v.is_null() || all_null) {
-    // "No tokens", in the reference's own default form (what its GET returns).
-    return json::array({nullptr});
-  } else if (!v.is_object()) {
-    return err("authTokens: expected an object {\"token\": expiry-ms (0 = never)}");
-  } else {
-    json toks = json::object();
-    for (auto it = v.begin(); it != v.end(); ++it) {
-      if (!(it->is_number_unsigned() || (it->is_number_integer() && it->get<int64_t>() >= 0)))
-        return err("authTokens." + it.key() + ": expected a non-negative integer (expiry ms, 0 = never)");
-      toks[it.key()] = *it;
-    }
-    return toks;
-  }
+// authTokens: {"token": expiry-ms (0 = never)}; entries whose value is not a non-negative
+// integer are dropped. Anything but an object means no tokens, in the reference's own
+// default form [null].
+json read_auth_tokens(const json& v) {
+  if (!v.is_object()) return json::array({nullptr});
+  json toks = json::object();
+  for (auto it = v.begin(); it != v.end(); ++it)
+    if (it->is_number_unsigned() || (it->is_number_integer() && it->get<int64_t>() >= 0)) toks[it.key()] = *it;
+  return toks;
 }
 
-// dns: {"domain":string (≤ 127 bytes),"servers":[ip,...]}; null or [] = none.
-Result<json> read_dns(const json& v) {
-  if (v.is_null() || (v.is_array() && v.empty())) {
-    return json::array();
-  } else if (!v.is_object()) {
-    return err("dns: expected an object {\"domain\":string,\"servers\":[ip,...]}");
-  } else {
-    json d = {{"domain", ""}, {"servers", json::array()}};
-    if (v.contains("domain")) {
-      if (!v["domain"].is_string()) return err("dns.domain: expected a string");
-      if (v["domain"].get_ref<const std::string&>().size() > 127) return err("dns.domain: at most 127 bytes");
-      d["domain"] = v["domain"];
+// dns: {"domain":string (≤ 127 bytes, else ""),"servers":[ip,...] (non-IPs dropped)}; null or
+// [] = none. Other kinds: nullopt (the stored value stays).
+std::optional<json> read_dns(const json& v) {
+  if (v.is_null() || (v.is_array() && v.empty())) return json::array();
+  if (!v.is_object()) return std::nullopt;
+  json d = {{"domain", ""}, {"servers", json::array()}};
+  if (auto dom = v.find("domain"); dom != v.end() && dom->is_string() && dom->get_ref<const std::string&>().size() <= 127)
+    d["domain"] = *dom;
+  if (auto srv = v.find("servers"); srv != v.end() && srv->is_array()) {
+    for (const json& s : *srv) {
+      if (d["servers"].size() >= kMaxArray) break;
+      if (!s.is_string()) continue;
+      if (auto ip = parse_ip(s.get_ref<const std::string&>())) d["servers"].push_back(ip->ip_string());
     }
-    if (v.contains("servers")) {
-      if (!v["servers"].is_array()) return err("dns.servers: expected an array of IP strings");
-      for (size_t i = 0; i < v["servers"].size(); ++i) {
-        const json& s = v["servers"][i];
-        std::string w = "dns.servers[" + std::to_string(i) + "]";
-        if (!s.is_string()) return err(w + ": expected an IP string");
-        auto ip = parse_ip(s.get_ref<const std::string&>());
-        if (!ip) return err(w + ": '" + s.get<std::string>() + "' is not an IP address");
-        d["servers"].push_back(ip->ip_string());
-      }
-    }
-    return d;
   }
+  return d;
+}
+
+// remoteTraceTarget: 10 hex digits (stored in lower case); anything else → null.
+json read_trace_target(const json& v) {
+  if (v.is_string() && v.get_ref<const std::string&>().size() == 10 && parse_hex_u64(v.get_ref<const std::string&>())) {
+    std::string s = v.get<std::string>();
+    std::transform(s.begin(), s.end(), s.begin(), ::tolower);
+    return json(s);
+  }
+  return json(nullptr);
+}
+
+// A string field (OSUtils::jsonString): strings as is, numbers as decimal text, booleans "1"/"0",
+// anything else "".
+json read_string(const json& v) {
+  if (v.is_string()) return v;
+  if (v.is_boolean()) return v.get<bool>() ? "1" : "0";
+  if (v.is_number_unsigned()) return std::to_string(v.get<uint64_t>());
+  if (v.is_number_integer()) return std::to_string(uint64_t(v.get<int64_t>()));
+  if (v.is_number_float()) {
+    auto x = lenient_uint(v, UINT64_MAX);
+    return x ? std::to_string(*x) : std::string("0");
+  }
+  return "";
 }
 
 }  // namespace
@@ -412,67 +375,29 @@ Status apply_network_update(json& n, const json& body) {
   json out = n;
   auto has = [&](const char* k) { return body.contains(k); };
 
-  if (has("name")) {
-    if (!body["name"].is_string()) return err("name: expected a string");
-    out["name"] = body["name"];
-  }
-  for (const char* k : {"private", "enableBroadcast"}) {
-    if (!has(k)) continue;
-    if (!body[k].is_boolean()) return err(std::string(k) + ": expected true or false");
-    out[k] = body[k];
-  }
-  if (has("multicastLimit")) {
-    ZT_TRY(v, read_uint(body, "multicastLimit", 0xffffffffu, 32, "network"));
-    out["multicastLimit"] = v;
-  }
+  if (has("name")) out["name"] = read_string(body["name"]);
+  // The reference's defaults when the value reads as neither: private true, broadcast false.
+  if (has("private")) out["private"] = json_lenient_bool(body["private"], true);
+  if (has("enableBroadcast")) out["enableBroadcast"] = json_lenient_bool(body["enableBroadcast"], false);
+  if (has("multicastLimit")) out["multicastLimit"] = lenient_uint(body["multicastLimit"], 0xffffffffu).value_or(32);
   if (has("mtu")) {
-    ZT_TRY(v, read_uint(body, "mtu", UINT64_MAX, 2800, "network"));
+    uint64_t v = lenient_uint(body["mtu"], UINT64_MAX).value_or(2800);
     out["mtu"] = std::clamp<uint64_t>(v, 1280, 10000);
   }
-  if (has("remoteTraceLevel")) {
-    ZT_TRY(v, read_uint(body, "remoteTraceLevel", 0xffffffffu, 0, "network"));
-    out["remoteTraceLevel"] = v;
-  }
-  if (has("remoteTraceTarget")) {
-    ZT_TRY(t, read_trace_target(body["remoteTraceTarget"]));
-    out["remoteTraceTarget"] = t;
-  }
-  if (has("v4AssignMode")) {
-    ZT_TRY(mode, merge_v4_assign_mode(out["v4AssignMode"], body["v4AssignMode"]));
-    out["v4AssignMode"] = mode;
-  }
-  if (has("v6AssignMode")) {
-    ZT_TRY(mode, merge_v6_assign_mode(out["v6AssignMode"], body["v6AssignMode"]));
-    out["v6AssignMode"] = mode;
-  }
-  if (has("routes")) {
-    ZT_TRY(routes, read_routes(body["routes"]));
-    out["routes"] = routes;
-  }
-  if (has("ipAssignmentPools")) {
-    ZT_TRY(pools, read_pools(body["ipAssignmentPools"]));
-    out["ipAssignmentPools"] = pools;
-  }
-  if (has("rules")) {
-    ZT_TRY(rules, parse_rules_array(body["rules"], "rules", proto::kMaxNetworkRules));
-    out["rules"] = rules;
-  }
-  if (has("capabilities")) {
-    ZT_TRY(caps, read_capabilities(body["capabilities"]));
-    out["capabilities"] = caps;
-  }
-  if (has("tags")) {
-    ZT_TRY(tags, read_tags(body["tags"]));
-    out["tags"] = tags;
-  }
-  if (has("authTokens")) {
-    ZT_TRY(tokens, read_auth_tokens(body["authTokens"]));
-    out["authTokens"] = tokens;
-  }
-  if (has("dns")) {
-    ZT_TRY(dns, read_dns(body["dns"]));
-    out["dns"] = dns;
-  }
+  if (has("remoteTraceLevel")) out["remoteTraceLevel"] = lenient_uint(body["remoteTraceLevel"], 0xffffffffu).value_or(0);
+  if (has("remoteTraceTarget")) out["remoteTraceTarget"] = read_trace_target(body["remoteTraceTarget"]);
+  if (has("v4AssignMode")) out["v4AssignMode"] = read_v4_assign_mode(body["v4AssignMode"]);
+  if (has("v6AssignMode")) out["v6AssignMode"] = read_v6_assign_mode(body["v6AssignMode"]);
+  // Arrays of another kind leave the stored value as it is (as in the reference).
+  if (has("routes") && body["routes"].is_array()) out["routes"] = read_routes(body["routes"]);
+  if (has("ipAssignmentPools") && body["ipAssignmentPools"].is_array())
+    out["ipAssignmentPools"] = read_pools(body["ipAssignmentPools"]);
+  if (has("rules") && body["rules"].is_array()) out["rules"] = read_rules_lenient(body["rules"], proto::kMaxNetworkRules);
+  if (has("capabilities") && body["capabilities"].is_array()) out["capabilities"] = read_capabilities(body["capabilities"]);
+  if (has("tags") && body["tags"].is_array()) out["tags"] = read_tags(body["tags"]);
+  if (has("authTokens")) out["authTokens"] = read_auth_tokens(body["authTokens"]);
+  if (has("dns"))
+    if (auto d = read_dns(body["dns"])) out["dns"] = *d;
   n = std::move(out);
   return ok_status();
 }
@@ -483,73 +408,51 @@ Result<MemberUpdate> apply_member_update(json& m, const json& body, int64_t now)
   MemberUpdate u;
   auto has = [&](const char* k) { return body.contains(k); };
 
-  for (const char* k : {"activeBridge", "noAutoAssignIps"}) {
-    if (!has(k)) continue;
-    if (!body[k].is_boolean()) return err(std::string(k) + ": expected true or false");
-    out[k] = body[k];
-  }
-  if (has("name")) {
-    if (!body["name"].is_string()) return err("name: expected a string");
-    out["name"] = body["name"];
-  }
+  for (const char* k : {"activeBridge", "noAutoAssignIps"})
+    if (has(k)) out[k] = json_lenient_bool(body[k], false);
+  if (has("name")) out["name"] = read_string(body["name"]);
   if (has("authenticationExpiryTime")) {
-    const json& v = body["authenticationExpiryTime"];
-    if (!v.is_number_integer()) return err("authenticationExpiryTime: expected an integer (ms)");
-    out["authenticationExpiryTime"] = v;
+    // Stored signed (ms); the reference's unsigned reading of a negative number is not kept.
+    auto v = lenient_uint(body["authenticationExpiryTime"], uint64_t(INT64_MAX));
+    out["authenticationExpiryTime"] = int64_t(v.value_or(0));
   }
-  if (has("remoteTraceLevel")) {
-    ZT_TRY(v, read_uint(body, "remoteTraceLevel", 0xffffffffu, 0, "member"));
-    out["remoteTraceLevel"] = v;
-  }
-  if (has("remoteTraceTarget")) {
-    ZT_TRY(t, read_trace_target(body["remoteTraceTarget"]));
-    out["remoteTraceTarget"] = t;
-  }
-  if (has("ipAssignments")) {
-    const json& v = body["ipAssignments"];
-    if (!v.is_array()) return err("ipAssignments: expected an array of IP strings");
+  if (has("remoteTraceLevel")) out["remoteTraceLevel"] = lenient_uint(body["remoteTraceLevel"], 0xffffffffu).value_or(0);
+  if (has("remoteTraceTarget")) out["remoteTraceTarget"] = read_trace_target(body["remoteTraceTarget"]);
+  if (has("ipAssignments") && body["ipAssignments"].is_array()) {
     json ips = json::array();
     std::set<InetAddress> seen;
-    for (size_t i = 0; i < v.size(); ++i) {
-      std::string w = "ipAssignments[" + std::to_string(i) + "]";
-      if (!v[i].is_string()) return err(w + ": expected an IP string");
-      auto ip = parse_ip(v[i].get_ref<const std::string&>());
-      if (!ip) return err(w + ": '" + v[i].get<std::string>() + "' is not an IP address");
-      if (seen.insert(*ip).second) ips.push_back(ip->ip_string());
+    for (const json& e : body["ipAssignments"]) {
+      if (ips.size() >= kMaxArray) break;
+      if (!e.is_string()) continue;
+      auto ip = parse_ip(e.get_ref<const std::string&>());
+      if (ip && seen.insert(*ip).second) ips.push_back(ip->ip_string());
     }
     out["ipAssignments"] = ips;
   }
-  if (has("tags")) {
-    const json& v = body["tags"];
-    if (!v.is_array()) return err("tags: expected an array of [id, value] pairs");
+  if (has("tags") && body["tags"].is_array()) {
     std::map<uint64_t, uint64_t> tags;
-    for (size_t i = 0; i < v.size(); ++i) {
-      std::string w = "tags[" + std::to_string(i) + "]";
-      if (!v[i].is_array() || v[i].size() != 2) return err(w + ": expected [id, value]");
-      json pair = {{"id", v[i][0]}, {"value", v[i][1]}};
-      ZT_TRY(id, read_uint(pair, "id", 0xffffffffu, 0, w));
-      ZT_TRY(value, read_uint(pair, "value", 0xffffffffu, 0, w));
-      tags[id] = value;
+    for (const json& e : body["tags"]) {
+      if (!e.is_array() || e.size() != 2) continue;
+      auto id = lenient_uint(e[0], 0xffffffffu);
+      auto value = lenient_uint(e[1], 0xffffffffu);
+      if (id && value) tags[*id] = *value;
+      if (tags.size() >= kMaxArray) break;
     }
     json arr = json::array();
     for (auto [id, value] : tags) arr.push_back(json::array({id, value}));
     out["tags"] = arr;
   }
-  if (has("capabilities")) {
-    const json& v = body["capabilities"];
-    if (!v.is_array()) return err("capabilities: expected an array of capability IDs");
+  if (has("capabilities") && body["capabilities"].is_array()) {
     std::set<uint64_t> caps;
-    for (size_t i = 0; i < v.size(); ++i) {
-      json holder = {{"id", v[i]}};
-      ZT_TRY(id, read_uint(holder, "id", 0xffffffffu, 0, "capabilities[" + std::to_string(i) + "]"));
-      caps.insert(id);
+    for (const json& e : body["capabilities"]) {
+      if (auto id = lenient_uint(e, 0xffffffffu)) caps.insert(*id);
+      if (caps.size() >= kMaxArray) break;
     }
     out["capabilities"] = json(std::vector<uint64_t>(caps.begin(), caps.end()));
   }
   if (has("authorized")) {
-    if (!body["authorized"].is_boolean()) return err("authorized: expected true or false");
     bool was = json_bool(m, "authorized", false);
-    bool now_auth = body["authorized"].get<bool>();
+    bool now_auth = json_lenient_bool(body["authorized"], false);
     out["authorized"] = now_auth;
     if (was != now_auth) {
       u.authorized_changed = true;

@@ -4,10 +4,11 @@
 // objects with exactly the shapes zerotier-one's controller API uses, so records read by a
 // GET are interchangeable with the reference's (tests/vectors/controller_*.json).
 //
-// Writes through the API are *validated merges*: every field the body names is checked
-// first; on any error the record is left untouched and the error names the field
-// ("routes[1].target: ..."). Stricter than the reference, which silently drops or coerces
-// bad values (see the notes at apply_network_update / apply_member_update).
+// Writes through the API are merges read the way zerotier-one's controller reads a POST body
+// (§10.2): booleans leniently (json_lenient_bool: "true"/"false" strings, numbers), integers
+// as numbers or decimal strings, bad entries of arrays dropped, a bad remoteTraceTarget null, a
+// field of the wrong kind ignored. Only a body that is not a JSON object is refused. Tools such
+// as ztncui post form values as strings and rely on this.
 #pragma once
 
 #include <cstdint>
@@ -41,9 +42,8 @@ json default_rules();
 
 // ---- API writes (§10.2 "write" column) -----------------------------------------------------
 // Merges the writable fields present in `body` into `n` (an init_network()ed record).
-// Unknown and read-only fields are ignored. Errors (record untouched): body not an object,
-// a known field of the wrong type, an unparseable IP/route/pool/rule/MAC, out-of-range
-// integers. The reference instead drops such entries silently.
+// Unknown and read-only fields are ignored; see the file comment for how values are read.
+// Error (record untouched): body not an object.
 Status apply_network_update(json& n, const json& body);
 
 // What a member write changed that the controller must act on.
@@ -51,7 +51,8 @@ struct MemberUpdate {
   bool authorized_changed = false;
   bool deauthorized = false;  // was authorized, now is not (triggers a revocation)
 };
-// Merges the writable member fields. A change of `authorized` stamps lastAuthorizedTime /
+// Merges the writable member fields (read as apply_network_update reads). Error: body not
+// an object. A change of `authorized` stamps lastAuthorizedTime /
 // lastDeauthorizedTime = now; authorizing also sets lastAuthorizedCredentialType "api" and
 // lastAuthorizedCredential null.
 Result<MemberUpdate> apply_member_update(json& m, const json& body, int64_t now);
@@ -63,6 +64,8 @@ Result<MemberUpdate> apply_member_update(json& m, const json& body, int64_t now)
 // ACTION_PRIORITY and INTEGER_RANGE (which the reference 1.14.1 cannot parse either).
 using proto::rule_from_json;
 using proto::rule_to_json;
+// The reference's reading of a JSON boolean, for every boolean the controller takes in.
+using proto::json_lenient_bool;
 
 // ---- small parsers shared by the controller ------------------------------------------------
 // A plain IP ("10.1.2.3", "fd00::1"); a "/bits" suffix is accepted and dropped. Port 0.
@@ -72,7 +75,8 @@ std::optional<proto::InetAddress> parse_cidr(std::string_view s);
 // Exactly 10 hex digits, not a reserved address.
 std::optional<proto::Address> parse_address(std::string_view s);
 
-// Typed reads of a (defaulted) record with fallbacks for hand-edited data.
+// Typed reads of a (defaulted) record with fallbacks for hand-edited data (json_bool reads
+// with json_lenient_bool).
 bool json_bool(const json& o, const char* key, bool dflt);
 uint64_t json_u64(const json& o, const char* key, uint64_t dflt);
 int64_t json_i64(const json& o, const char* key, int64_t dflt);

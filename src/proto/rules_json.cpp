@@ -74,11 +74,11 @@ Result<uint64_t> read_hex(const json& j, const char* key, uint64_t dflt) {
   return field_error(key, "expected a hex string");
 }
 
+// Booleans are read as the reference reads them (json_lenient_bool): never an error.
 Result<bool> read_bool(const json& j, const char* key, bool dflt) {
   auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return dflt;
-  if (!it->is_boolean()) return field_error(key, "expected true or false");
-  return it->get<bool>();
+  if (it == j.end()) return dflt;
+  return json_lenient_bool(*it, dflt);
 }
 
 Result<std::string_view> read_string(const json& j, const char* key) {
@@ -292,6 +292,21 @@ json rules_to_json(std::span<const Rule> rules) {
   json a = json::array();
   for (const Rule& r : rules) a.push_back(rule_to_json(r));
   return a;
+}
+
+bool json_lenient_bool(const json& v, bool dflt) {
+  if (v.is_boolean()) return v.get<bool>();
+  if (v.is_number_unsigned()) return v.get<uint64_t>() != 0;
+  if (v.is_number_integer()) return v.get<int64_t>() != 0;
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    return d >= 1.0 || d <= -1.0;  // integer part non-zero (NaN: false)
+  }
+  if (v.is_string()) {
+    const std::string& s = v.get_ref<const std::string&>();
+    return !s.empty() && (s[0] == 't' || s[0] == 'T' || s[0] == '1');
+  }
+  return dflt;
 }
 
 }  // namespace zt::proto

@@ -40,8 +40,9 @@ enum class RuleJsonTypes : uint8_t {
 };
 
 // One JSON rule object → rule. Errors: not an object, `type` missing/not a string/not
-// accepted, `not`/`or` not booleans, a field of the wrong JSON kind or out of its wire range,
-// an unparseable MAC/IP, an IP of the wrong family, INTEGER_RANGE bits outside 1..64.
+// accepted, a field of the wrong JSON kind or out of its wire range, an unparseable MAC/IP,
+// an IP of the wrong family, INTEGER_RANGE bits outside 1..64. `not`/`or` are read with
+// json_lenient_bool (never an error).
 Result<Rule> rule_from_json(const nlohmann::json& j, RuleJsonTypes types = RuleJsonTypes::Reference);
 
 // Rule → JSON rule object (see the file comment for the form).
@@ -52,5 +53,13 @@ nlohmann::json rule_to_json(const Rule& r);
 Result<std::vector<Rule>> rules_from_json(const nlohmann::json& a, size_t max_rules = kMaxNetworkRules,
                                           RuleJsonTypes types = RuleJsonTypes::Reference);
 nlohmann::json rules_to_json(std::span<const Rule> rules);
+
+// zerotier-one's reading of every boolean it takes from JSON (its OSUtils::jsonBool), used for
+// the rules' `not`/`or` and for every boolean field of the controller's network and member
+// objects: a JSON boolean as is; a number is true when its integer part is non-zero; a string
+// is true when it starts with 't', 'T' or '1' (so "true", "True", "1" are true and "false",
+// "0", "" or "yes" are false); null, arrays and objects give `dflt`. Web UIs post form values
+// as strings ({"authorized":"true"}), which this reads as the reference does.
+bool json_lenient_bool(const nlohmann::json& v, bool dflt);
 
 }  // namespace zt::proto

@@ -165,22 +165,9 @@ Response route_network(Backend& b, const std::string& method, const std::vector<
   return error(405, "unsupported method for /network/<nwid>");
 }
 
-Response route(Backend& b, const std::string& token, const Request& req) {
-  std::string given = req.header(kAuthHeader);
-  if (given.empty())
-    if (auto it = req.query.find("auth"); it != req.query.end()) given = it->second;
-  if (!token_matches(token, given))
-    return error(401, std::string("missing or wrong auth token: send the contents of ") + kTokenFile + " in the " +
-                          kAuthHeader + " header or the ?auth= parameter");
-
-  std::string method = req.method == "PUT" ? "POST" : req.method;
-  if (method != "GET" && method != "POST" && method != "DELETE")
-    return error(405, "method " + req.method + " not supported (use GET, POST, PUT or DELETE)");
-
-  const auto seg = split_path(req.path);
-  if (seg.empty()) return error(404, "not found; try /status, /peer, /moon or /network");
+// /status, /peer and /peer/<address> (method: PUT already mapped to POST).
+Response route_node_info(NodeInfo& b, const std::string& method, const std::vector<std::string_view>& seg) {
   const std::string_view top = seg[0];
-
   if (top == "status") {
     if (seg.size() != 1) return error(404, "not found");
     if (method != "GET") return error(405, "use GET /status");
@@ -201,6 +188,26 @@ Response route(Backend& b, const std::string& token, const Request& req) {
       if (p.address == *a) return reply(200, peer_json(p, now));
     return error(404, "unknown peer " + proto::address_to_string(*a));
   }
+  return error(404, "not found");
+}
+
+Response route(Backend& b, const std::string& token, const Request& req) {
+  std::string given = req.header(kAuthHeader);
+  if (given.empty())
+    if (auto it = req.query.find("auth"); it != req.query.end()) given = it->second;
+  if (!token_matches(token, given))
+    return error(401, std::string("missing or wrong auth token: send the contents of ") + kTokenFile + " in the " +
+                          kAuthHeader + " header or the ?auth= parameter");
+
+  std::string method = req.method == "PUT" ? "POST" : req.method;
+  if (method != "GET" && method != "POST" && method != "DELETE")
+    return error(405, "method " + req.method + " not supported (use GET, POST, PUT or DELETE)");
+
+  const auto seg = split_path(req.path);
+  if (seg.empty()) return error(404, "not found; try /status, /peer, /moon or /network");
+  const std::string_view top = seg[0];
+
+  if (top == "status" || top == "peer") return route_node_info(b, method, seg);
   if (top == "moon") {
     if (seg.size() == 2 && (method == "POST" || method == "DELETE")) {
       auto id = parse_hex_u64(seg[1]);
@@ -227,6 +234,18 @@ std::string ago(const json& path, const char* key, int64_t now) {
 }
 
 }  // namespace
+
+std::optional<Response> handle_node_info(NodeInfo& node, const std::string& method, std::string_view path) {
+  const auto seg = split_path(path);
+  if (seg.empty() || (seg[0] != "status" && seg[0] != "peer")) return std::nullopt;
+  try {
+    return route_node_info(node, method == "PUT" ? "POST" : method, seg);
+  } catch (const std::exception& e) {
+    return error(500, std::string("internal error: ") + e.what());
+  } catch (...) {
+    return error(500, "internal error");
+  }
+}
 
 std::string wire_version() {
   return std::to_string(proto::kWireVersionMajor) + "." + std::to_string(proto::kWireVersionMinor) + "." +

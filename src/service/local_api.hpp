@@ -70,15 +70,22 @@ struct NodeSettings {
   bool allow_loopback = false;
 };
 
-// What the API needs from a running node. The `ztcore node` backend wraps a
-// runtime::NodeHandle; tests use a fake. Called on the API server's thread.
-class Backend {
+// What /status and /peer need from a running node: all a `ztcore controller` hands its HTTP
+// API (controller/http_api.hpp), which serves these two paths as zerotier-one does on the
+// controller's port. Called on the API server's thread.
+class NodeInfo {
  public:
-  virtual ~Backend() = default;
+  virtual ~NodeInfo() = default;
   virtual int64_t now() = 0;  // Unix ms
   virtual core::NodeStatus status() = 0;
   virtual NodeSettings settings() = 0;
   virtual std::vector<core::PeerInfo> peers() = 0;
+};
+
+// What the API needs from a running node. The `ztcore node` backend wraps a
+// runtime::NodeHandle; tests use a fake. Called on the API server's thread.
+class Backend : public NodeInfo {
+ public:
   // The stored world of an orbited moon, once fetched (nullopt: still waiting for it).
   virtual std::optional<proto::World> moon_world(uint64_t moon_id) = 0;
   virtual Status orbit(uint64_t moon_id, proto::Address seed) = 0;
@@ -96,6 +103,11 @@ class Backend {
 
 // Routes one request (auth included) to the backend. Never throws.
 Response handle(Backend& backend, const std::string& token, const Request& req);
+
+// GET /status, GET /peer and GET /peer/<address> alone, exactly as handle() answers them,
+// without the token check (the caller authenticates). nullopt: the path is neither /status nor
+// /peer[/...]. Never throws.
+std::optional<Response> handle_node_info(NodeInfo& node, const std::string& method, std::string_view path);
 
 // ---- JSON shapes (zerotier-one field names) ------------------------------------------------
 const char* role_name(core::PeerRole r);  // "LEAF", "MOON", "PLANET"

@@ -672,7 +672,7 @@ TEST(CApi, ControllerRequests) {
   ASSERT_EQ(bad.rc, ZT_OK);
   EXPECT_EQ(bad.status, 400);
   EXPECT_TRUE(bad.body.contains("error"));
-  EXPECT_EQ(request(c, "POST", nw, R"({"private":"yes"})").status, 400);  // wrong type
+  EXPECT_EQ(request(c, "POST", nw, R"([{"private":false}])").status, 400);  // not an object
   Response again = request(c, "GET", nw);
   EXPECT_EQ(again.status, 200);
   EXPECT_EQ(again.body.value("name", ""), "before");

@@ -627,15 +627,9 @@ TEST_F(ControllerTest, SsoNetworkRequiresAuthentication) {
 
 TEST_F(ControllerTest, ManagementRejectsBadInputWithoutChanges) {
   json before = *db.get_network(kNwid);
-  for (json body : {json("not an object"), json{{"name", 5}}, json{{"private", "yes"}},
-                    json{{"routes", {{{"target", "10.0.0.0/33"}}}}}, json{{"routes", "x"}},
-                    json{{"ipAssignmentPools", {{{"ipRangeStart", "10.0.0.1"}, {"ipRangeEnd", "fd00::1"}}}}},
-                    json{{"rules", {{{"type", "ACTION_PRIORITY"}}}}}, json{{"rules", {{{"type", "INTEGER_RANGE"}}}}},
-                    json{{"rules", {{{"type", "MATCH_ETHERTYPE"}, {"etherType", -1}}}}},
-                    json{{"name", "ok"}, {"mtu", "big"}}, json{{"multicastLimit", -3}},
-                    json{{"v4AssignMode", 3}}, json{{"dns", {{"servers", {"not-an-ip"}}}}},
-                    json{{"tags", {{{"default", 1}}}}}, json{{"authTokens", {{"t", -1}}}},
-                    json{{"remoteTraceTarget", "xyz"}}}) {
+  // Fields of a bad type or value are read leniently (controller_lenient_test.cpp); only a
+  // body that is not an object is refused.
+  for (json body : {json("not an object"), json::array({1, 2}), json(5), json(nullptr)}) {
     auto r = ctl->write_network(2000, kNwid, body);
     EXPECT_EQ(r.status, 400) << body.dump();
     EXPECT_TRUE(r.body.contains("error"));
@@ -645,8 +639,7 @@ TEST_F(ControllerTest, ManagementRejectsBadInputWithoutChanges) {
 
   ASSERT_EQ(ctl->write_member(2000, kNwid, a.address(), {{"name", "a"}}).status, 200);
   json mbefore = member(a);
-  for (json body : {json{{"authorized", 1}}, json{{"ipAssignments", {"10.0.0.300"}}}, json{{"ipAssignments", "x"}},
-                    json{{"tags", {{1}}}}, json{{"capabilities", {"x"}}}, json{{"activeBridge", nullptr}}}) {
+  for (json body : {json("x"), json::array(), json(true)}) {
     auto r = ctl->write_member(3000, kNwid, a.address(), body);
     EXPECT_EQ(r.status, 400) << body.dump();
   }
@@ -731,7 +724,9 @@ TEST(ControllerRules, JsonRenderingRoundTrips) {
   EXPECT_EQ(accept, json({{"type", "ACTION_ACCEPT"}}));  // no not/or on actions
   EXPECT_FALSE(rule_from_json({{"type", "NOPE"}}));
   EXPECT_FALSE(rule_from_json({{"type", "MATCH_IPV4_SOURCE"}, {"ip", "fd00::1/8"}}));
-  EXPECT_FALSE(rule_from_json({{"type", "ACTION_DROP"}, {"not", "yes"}}));
+  auto yes = rule_from_json({{"type", "MATCH_VLAN_ID"}, {"not", "yes"}});  // read as the reference reads it
+  ASSERT_TRUE(yes);
+  EXPECT_FALSE(yes->negate);
 }
 
 // ---- storage --------------------------------------------------------------------------------

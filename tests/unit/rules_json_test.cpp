@@ -232,7 +232,6 @@ TEST(RuleJson, ErrorsNameTheField) {
   EXPECT_EQ(e(R"({"type":"NOPE"})"), "rule.type: unsupported rule type 'NOPE'");
   EXPECT_EQ(e(R"({"type":"ACTION_PRIORITY"})"), "rule.type: unsupported rule type 'ACTION_PRIORITY'");
   EXPECT_EQ(e(R"({"type":"UNKNOWN_20"})"), "rule.type: unsupported rule type 'UNKNOWN_20'");
-  EXPECT_EQ(e(R"({"type":"ACTION_DROP","not":"yes"})"), "rule.not: expected true or false");
   EXPECT_EQ(e(R"({"type":"MATCH_ETHERTYPE","etherType":65536})"), "rule.etherType: must be at most 65535");
   EXPECT_EQ(e(R"({"type":"MATCH_VLAN_ID","vlanId":-1})"), "rule.vlanId: must not be negative");
   EXPECT_EQ(e(R"({"type":"MATCH_RANDOM","probability":0.5})"), "rule.probability: expected an integer");
