@@ -622,6 +622,7 @@ class Node {
   }
   static void network_tramp(zt_node*, void* user, int op, const zt_network_info* info) noexcept {
     auto* cb = static_cast<Callbacks*>(user);
+    if (!info) return;
     detail::InCallback in(cb->rt);
     cb->on_network(static_cast<NetworkOp>(op), NetworkInfo(*info));
   }
