@@ -9,6 +9,7 @@ PKGS=(
   python3 python3-cffi python3-pytest python3-scapy
   iproute2 curl
   chromium chromium-driver python3-selenium
+  nim python3-venv python3-pip python3-setuptools
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -11,7 +11,8 @@ the standard library's sockets, ``await n1.open_connection(ip, port)`` / ``await
 n1.start_server(cb, port=...)`` give asyncio's own streams (see :mod:`ztcore.sockets`,
 :mod:`ztcore.aio`).
 
-The library is found through $ZTCORE_LIB, else the repository's build/libztcore.so. The Scapy
+The library is found through $ZTCORE_LIB, else the repository's build/libztcore.so, else the system
+loader's search (libztcore.so.1), else <sys.prefix>/lib (see :mod:`ztcore._ffi`). The Scapy
 console: ``python3 -m ztcore.scapy`` (or ``./dev repl``).
 """
 from ._ffi import LIB_PATH, HEADER_PATH

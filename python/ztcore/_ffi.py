@@ -6,22 +6,32 @@ cffi understands them), ``extern "C"`` guards and the ``ZT_API`` visibility macr
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import re
+import sys
 from pathlib import Path
+from typing import Optional
 
 import cffi
 
 _PKG_DIR = Path(__file__).resolve().parent
 _REPO = _PKG_DIR.parent.parent
+_SOVERSION = 1  # the SONAME's number: ZTCORE_ABI_VERSION of the header
 
 
-def _find_header() -> Path:
+def _find_header(lib_path: str) -> Path:
+    """The C header: $ZTCORE_HEADER, the source tree's, the copy installed with this package, or
+    the one `cmake --install` put beside the library (<prefix>/include) or in sys.prefix."""
     candidates = []
     if os.environ.get("ZTCORE_HEADER"):
         candidates.append(Path(os.environ["ZTCORE_HEADER"]))
     candidates.append(_REPO / "include" / "ztcore" / "ztcore.h")
     candidates.append(_PKG_DIR / "ztcore.h")  # an installed copy next to the package
+    if os.sep in lib_path:
+        candidates.append(Path(lib_path).resolve().parent.parent / "include" / "ztcore" / "ztcore.h")
+    candidates.append(Path(sys.prefix) / "include" / "ztcore" / "ztcore.h")
     for c in candidates:
         if c.is_file():
             return c
@@ -61,7 +71,28 @@ def header_to_cdef(text: str) -> str:
     return "\n".join(out)
 
 
+def _loaded_path(name: str) -> Optional[str]:
+    """Loads `name` through the system loader (LD_LIBRARY_PATH, ld.so.cache, default dirs) and
+    returns the file it resolved to, or None if it cannot be loaded."""
+    try:
+        ctypes.CDLL(name)
+    except OSError:
+        return None
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.split(None, 5)[-1].strip()
+                if os.path.basename(path).startswith("libztcore.so"):
+                    return path
+    except OSError:
+        pass
+    return name
+
+
 def _find_library() -> str:
+    """libztcore.so, in this order: $ZTCORE_LIB; the source tree's build/ (a checkout); the system
+    loader's search (ctypes.util.find_library, then the SONAME libztcore.so.1: LD_LIBRARY_PATH,
+    ldconfig's cache, /usr/lib...); <sys.prefix>/lib (a venv or prefix it was installed into)."""
     env = os.environ.get("ZTCORE_LIB")
     if env:
         if not Path(env).is_file():
@@ -70,16 +101,29 @@ def _find_library() -> str:
     p = _REPO / "build" / "libztcore.so"
     if p.is_file():
         return str(p)
+    looked = [str(p)]
+    for name in (ctypes.util.find_library("ztcore"), "libztcore.so.%d" % _SOVERSION):
+        if name:
+            looked.append(name)
+            found = _loaded_path(name)
+            if found:
+                return found
+    for d in ("lib", "lib64"):
+        p = Path(sys.prefix) / d / "libztcore.so"
+        looked.append(str(p))
+        if p.is_file():
+            return str(p)
     raise ImportError(
-        "ztcore: libztcore.so not found. Build it with\n"
+        "ztcore: libztcore.so not found (looked: %s). Build it with\n"
         "    cmake -S %s -B %s/build -G Ninja && cmake --build %s/build --target ztcore_shared\n"
-        "(or run ./dev build), or point ZTCORE_LIB at a libztcore.so." % (_REPO, _REPO, _REPO))
+        "(or run ./dev build), install it (cmake --install build --prefix ...), or point ZTCORE_LIB at a "
+        "libztcore.so." % (", ".join(looked), _REPO, _REPO, _REPO))
 
 
-HEADER_PATH = _find_header()
+LIB_PATH = _find_library()
+HEADER_PATH = _find_header(LIB_PATH)
 ffi = cffi.FFI()
 ffi.cdef(header_to_cdef(HEADER_PATH.read_text()))
-LIB_PATH = _find_library()
 lib = ffi.dlopen(LIB_PATH)
 
 

@@ -127,6 +127,28 @@ def test_missing_library_gives_a_clear_import_error(tmp_path, monkeypatch):
         _ffi._find_library()
     monkeypatch.delenv("ZTCORE_LIB")
     monkeypatch.setattr(_ffi, "_REPO", tmp_path)  # a checkout without build/
+    monkeypatch.setattr(_ffi, "_loaded_path", lambda name: None)  # nothing on the loader's path
+    monkeypatch.setattr(_ffi.sys, "prefix", str(tmp_path))  # nor in the prefix
     with pytest.raises(ImportError, match="cmake .*--target ztcore_shared") as e:
         _ffi._find_library()
     assert "ZTCORE_LIB" in str(e.value)
+
+
+def test_library_search_order(tmp_path, monkeypatch):
+    # $ZTCORE_LIB, the checkout's build/, the system loader (find_library, then the SONAME), sys.prefix/lib.
+    monkeypatch.delenv("ZTCORE_LIB", raising=False)
+    monkeypatch.setattr(_ffi, "_REPO", tmp_path / "checkout")
+    (tmp_path / "prefix" / "lib").mkdir(parents=True)
+    (tmp_path / "prefix" / "lib" / "libztcore.so").write_bytes(b"")
+    monkeypatch.setattr(_ffi.sys, "prefix", str(tmp_path / "prefix"))
+    tried = []
+    monkeypatch.setattr(_ffi, "_loaded_path", lambda name: tried.append(name))
+    assert _ffi._find_library() == str(tmp_path / "prefix" / "lib" / "libztcore.so")
+    assert tried[-1] == "libztcore.so.1"
+    monkeypatch.setattr(_ffi, "_loaded_path", lambda name: "/opt/x/lib/libztcore.so.1.2.0")
+    assert _ffi._find_library() == "/opt/x/lib/libztcore.so.1.2.0"
+    (tmp_path / "checkout" / "build").mkdir(parents=True)
+    (tmp_path / "checkout" / "build" / "libztcore.so").write_bytes(b"")
+    assert _ffi._find_library() == str(tmp_path / "checkout" / "build" / "libztcore.so")
+    monkeypatch.setenv("ZTCORE_LIB", str(tmp_path / "prefix" / "lib" / "libztcore.so"))
+    assert _ffi._find_library() == str(tmp_path / "prefix" / "lib" / "libztcore.so")

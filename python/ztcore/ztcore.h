@@ -1,0 +1,1 @@
+../../include/ztcore/ztcore.h
