@@ -221,7 +221,7 @@ function networkUpdate() {
   if (text) {
     let parsed;
     try { parsed = JSON.parse(text); } catch (e) { parsed = undefined; }
-    if (parsed !== undefined) u.rules = parsed;  // the API checks the shape (400 with a message)
+    if (parsed !== undefined) u.rules = parsed;  // rules the API cannot read are dropped (see below)
     else u.rulesSource = $('#rules').value;
   }
   return u;
@@ -256,6 +256,13 @@ async function renderNetwork(nwid) {
       }
       fillNetworkForm(saved);
       $('#save-msg').textContent = 'saved (revision ' + saved.revision + ')';
+      // Like zerotier-one, the controller drops rules it cannot read instead of refusing the
+      // update: say so, or the user would believe every rule is in force.
+      if (Array.isArray(u.rules) && Array.isArray(saved.rules) && saved.rules.length < u.rules.length) {
+        const dropped = u.rules.length - saved.rules.length;
+        $('#nw-error').textContent = `The controller dropped ${dropped} of ${u.rules.length} rules it could not ` +
+          'read (unknown type or bad fields, as zerotier-one does); the rules shown are the ones in force.';
+      }
     } catch (e) {
       $('#save-msg').textContent = '';
       $('#nw-error').textContent = e.message;
