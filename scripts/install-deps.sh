@@ -8,6 +8,7 @@ PKGS=(
   clang-14 libclang-rt-14-dev
   python3 python3-cffi python3-pytest python3-scapy
   iproute2 curl
+  postgresql-15 libpq-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -5,6 +5,7 @@
 
 #include "capi/capi_internal.hpp"
 #include "controller/api_router.hpp"
+#include "controller/db_factory.hpp"
 #include "controller/sqlite_db.hpp"
 #include "proto/world.hpp"
 
@@ -47,8 +48,10 @@ zt_result zt_controller_new(const char* db_path, zt_controller** out) {
     auto c = std::make_unique<zt_controller>();
     if (db_path) {
       if (!*db_path) return fail(ZT_ERR_INVALID_ARGUMENT, "empty db_path (NULL means in memory)");
-      auto db = controller::SqliteControllerDb::open(db_path);
-      if (!db) return fail(ZT_ERR_IO, "controller database " + std::string(db_path) + ": " + db.error());
+      auto db = controller::open_db(db_path);  // a SQLite file or a postgresql:// URL
+      if (!db) return fail(ZT_ERR_IO, "controller database " +
+                                        std::string(controller::is_postgres_url(db_path) ? "(postgresql URL)" : db_path) +
+                                        ": " + db.error());
       c->db = std::move(*db);
     } else {
       c->db = std::make_unique<controller::MemoryControllerDb>();
