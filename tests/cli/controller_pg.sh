@@ -135,7 +135,7 @@ echo "config reached the member ${ms} ms after B's write"
 stop_pid "$BPID"; BPID=
 start_ctl b "$BP" "$BH"
 read -r code body < <(api "$BH" "$TB" GET "/controller/network/$NWID")
-[ "$code" = 200 ] && echo "$body" | grep -q '"name": "pgnet"' || die "network lost after B restart: $code $body"
+[ "$code" = 200 ] && echo "$body" | grep -q '"name": "viab"' || die "network lost after B restart: $code $body"
 read -r code body < <(api "$BH" "$TB" POST "/controller/network/$NWID" '{"name":"renamed"}')
 [ "$code" = 200 ] || die "rename through B: $code $body"
 ms=$(wait_state "renamed OK") || die "the rename through the restarted B did not reach the member"
