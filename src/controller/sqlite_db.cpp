@@ -171,7 +171,11 @@ Status SqliteControllerDb::init(const std::string& path) {
       {&st_->put_member,
        "INSERT OR REPLACE INTO member(nwid, address, revision, authorized, data, active_bridge) "
        "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"},
-      {&st_->active_bridges, "SELECT address FROM member WHERE nwid = ?1 AND active_bridge ORDER BY address"},
+      // Without statistics the planner would walk the primary key (every member of the
+      // network); the partial index holds only the bridges.
+      {&st_->active_bridges,
+       "SELECT address FROM member INDEXED BY member_active_bridge WHERE nwid = ?1 AND active_bridge "
+       "ORDER BY address"},
       {&st_->assigned_ips,
        "SELECT j.value FROM member, json_each(member.data, '$.ipAssignments') AS j "
        "WHERE member.nwid = ?1 AND j.type = 'text'"},
