@@ -279,7 +279,7 @@ ojson run_backend(const std::string& spec, const Setup& s, size_t members, doubl
       } else {
         std::mutex node;  // stand-in for this controller's node thread
         db.set_change_listener([&](const controller::DbChange& c) {
-          ctl.apply_external_change(c);
+          if (!ctl.apply_external_change(c)) return;
           std::lock_guard lk(node);
           ctl.process_pending(wall_ms());
         });

@@ -178,7 +178,7 @@ int cmd_controller(const Args& args) {
     // A shared Db (PostgreSQL): changes other controller processes make reach this one
     // (NOTIFY) and are pushed at once, like a local API write.
     (*db)->set_change_listener([&ctl, h](const controller::DbChange& c) {
-      ctl.apply_external_change(c);
+      if (!ctl.apply_external_change(c)) return;  // another controller's network
       controller::EmbeddedController* p = &ctl;
       h->with_node([p](core::Node&, int64_t now) { p->process_pending(now); });
     });

@@ -57,6 +57,10 @@ zt_result zt_controller_new(const char* db_path, zt_controller** out) {
       c->db = std::make_unique<controller::MemoryControllerDb>();
     }
     c->ctl = std::make_unique<controller::EmbeddedController>(*c->db);
+    // A shared (PostgreSQL) database: changes other controller processes make are queued
+    // like local writes; the node's timer (every second) performs the pushes.
+    controller::EmbeddedController* ctl = c->ctl.get();
+    c->db->set_change_listener([ctl](const controller::DbChange& ch) { (void)ctl->apply_external_change(ch); });
     *out = c.release();
     return ZT_OK;
   });
@@ -79,6 +83,7 @@ void zt_controller_free(zt_controller* c) {
     }
     if (h) h->with_node([](core::Node& node, int64_t) { node.set_controller(nullptr); });
     if (n) unlink_controller(n);
+    if (c->db) c->db->set_change_listener(nullptr);  // before the controller it calls goes
     c->ctl.reset();
     c->db.reset();
     delete c;

@@ -64,9 +64,9 @@ void EmbeddedController::restore_online(int64_t now) {
   }
 }
 
-void EmbeddedController::apply_external_change(const DbChange& c) {
+bool EmbeddedController::apply_external_change(const DbChange& c) {
   Address self = address_.load();
-  if (self == 0 || proto::network_controller(c.nwid) != self) return;  // not ours: its owner pushes
+  if (self == 0 || proto::network_controller(c.nwid) != self) return false;  // not ours: its owner pushes
   std::lock_guard lk(mu_);
   switch (c.kind) {
     case DbChange::Kind::Network:
@@ -89,6 +89,7 @@ void EmbeddedController::apply_external_change(const DbChange& c) {
       break;
     }
   }
+  return true;
 }
 
 void EmbeddedController::attach(core::ControllerSender* sender) {

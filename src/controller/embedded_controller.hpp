@@ -90,7 +90,8 @@ class EmbeddedController : public core::NetworkController {
   // any thread): queues the same follow-up work as a local management write would, for the
   // networks this controller owns. The caller then runs process_pending() on the node
   // thread (or on_timer() picks it up).
-  void apply_external_change(const DbChange& change);
+  // Returns true if work was queued (the network is this controller's).
+  bool apply_external_change(const DbChange& change);
 
   // Writes the batched last-seen records now (on_timer does it every seen_flush_ms).
   void flush_seen();

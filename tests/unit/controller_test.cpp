@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "controller/db.hpp"
+#include "controller/db_factory.hpp"
 #include "controller/embedded_controller.hpp"
 #include "controller/objects.hpp"
 #include "controller/pg_db.hpp"
@@ -1079,7 +1080,7 @@ TEST(ControllerDb, PostgresChangeThroughAnotherProcessIsPushedByTheOwner) {
   std::mutex node_a;  // A's "node thread"
   std::atomic<int> changes{0};
   (*da)->set_change_listener([&](const DbChange& c) {
-    ca.apply_external_change(c);
+    if (!ca.apply_external_change(c)) return;
     std::lock_guard lk(node_a);
     ca.process_pending(kTsA + 100);
     ++changes;
@@ -1150,7 +1151,7 @@ TEST(ControllerDb, PostgresChangeThroughAnotherProcessIsPushedByTheOwner) {
   ca2.on_timer(kTsA + 1000);
   EXPECT_EQ(ca2.online_members(kTsA + 1000, kNwid), std::vector<Address>{a.address()});
   (*da2)->set_change_listener([&](const DbChange& c) {
-    ca2.apply_external_change(c);
+    if (!ca2.apply_external_change(c)) return;
     std::lock_guard lk(node_a);
     ca2.process_pending(kTsA + 1100);
   });
@@ -1165,4 +1166,27 @@ TEST(ControllerDb, PostgresChangeThroughAnotherProcessIsPushedByTheOwner) {
   }
   EXPECT_TRUE(pushed);
   (*da2)->set_change_listener(nullptr);
+}
+
+TEST(ControllerDb, FactoryPicksTheBackendAndHidesPasswords) {
+  EXPECT_TRUE(is_postgres_url("postgresql://u@h/db"));
+  EXPECT_TRUE(is_postgres_url("postgres://u@h/db"));
+  EXPECT_FALSE(is_postgres_url("/var/lib/ztc/controller.db"));
+  std::string dir = temp_dir();
+  auto sq = open_db(dir + "/c.db");
+  ASSERT_TRUE(sq) << sq.error();
+  EXPECT_FALSE((*sq)->shared());
+  EXPECT_NE(dynamic_cast<SqliteControllerDb*>(sq->get()), nullptr);
+  std::string error;
+  std::string url = pg_fresh_database(&error);
+  ASSERT_FALSE(url.empty()) << error;
+  auto pg = open_db(url);
+  ASSERT_TRUE(pg) << pg.error();
+  EXPECT_TRUE((*pg)->shared());
+  EXPECT_NE(dynamic_cast<PgControllerDb*>(pg->get()), nullptr);
+  auto bad = open_db("postgresql://u:hunter2@127.0.0.1:1/x?connect_timeout=2");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().find("hunter2"), std::string::npos) << bad.error();
+  EXPECT_FALSE(open_db(""));
+  std::filesystem::remove_all(dir);
 }
