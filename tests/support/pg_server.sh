@@ -42,11 +42,13 @@ case "$cmd" in
     (
       flock 9
       if [ ! -f "$template/data/PG_VERSION" ]; then
-        rm -rf "$template"
-        mkdir -p "$template"
-        chown "$owner" "$template"
-        as_pg "$BIN/initdb" -D "$template/data" -A trust -U postgres -E UTF8 --locale=C --no-sync >"$template/initdb.log" 2>&1 ||
-          { cat "$template/initdb.log" >&2; rm -rf "$template"; exit 1; }
+        # Made aside and renamed when complete, so a crash never leaves a half template.
+        rm -rf "$template" "$template.new"
+        mkdir -p "$template.new"
+        chown "$owner" "$template.new"
+        as_pg "$BIN/initdb" -D "$template.new/data" -A trust -U postgres -E UTF8 --locale=C --no-sync \
+          >"$template.new/initdb.log" 2>&1 || { cat "$template.new/initdb.log" >&2; rm -rf "$template.new"; exit 1; }
+        mv "$template.new" "$template"
       fi
     ) 9>"$template.lock"
     mkdir -p "$dir"
