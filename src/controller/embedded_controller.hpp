@@ -56,6 +56,7 @@ struct ApiResponse {
 
 class EmbeddedController : public core::NetworkController {
  public:
+  // `db` must outlive the controller: the destructor writes the last-seen batch.
   explicit EmbeddedController(ControllerDb& db, ControllerOptions opts = {});
   ~EmbeddedController() override;
   EmbeddedController(const EmbeddedController&) = delete;
