@@ -310,8 +310,11 @@ void EmbeddedController::handle(int64_t now, const Request& req, std::vector<Out
   };
 
   // 4. Network.
+  // A read that failed (storage down: not ready) is not an answer: the member retries later
+  // instead of being told the network does not exist or that it is not authorized.
   auto stored_net = db_.get_network(nwid);
   if (!stored_net) {
+    if (!db_.ready()) return;
     error(ErrorCode::ObjNotFound);
     return;
   }
@@ -323,6 +326,7 @@ void EmbeddedController::handle(int64_t now, const Request& req, std::vector<Out
 
   // 5. Member record, defaults filled (the reference resets remoteTraceLevel here: quirk).
   auto stored_member = db_.get_member(nwid, addr);
+  if (!stored_member && !db_.ready()) return;
   const bool is_new = !stored_member;
   json m = stored_member ? std::move(*stored_member) : json::object();
   init_member(m, nwid, addr, now, /*reset_trace_level=*/true);

@@ -190,6 +190,13 @@ std::optional<int64_t> json_int(const json& j) {
   return std::nullopt;
 }
 
+// Connects with a 10 s connect timeout unless the conninfo sets its own (it overrides).
+PGconn* connect_db(const std::string& conninfo) {
+  const char* keys[] = {"connect_timeout", "dbname", nullptr};
+  const char* vals[] = {"10", conninfo.c_str(), nullptr};
+  return PQconnectdbParams(keys, vals, /*expand_dbname=*/1);
+}
+
 }  // namespace
 
 struct PgControllerDb::Conn {
@@ -290,7 +297,7 @@ Status PgControllerDb::ensure_connected() {
   if (conn_ && conn_->c && PQstatus(conn_->c) == CONNECTION_OK) return ok_status();
   if (!conn_) conn_ = std::make_unique<Conn>();
   if (conn_->c) PQreset(conn_->c);
-  else conn_->c = PQconnectdb(conninfo_.c_str());
+  else conn_->c = connect_db(conninfo_);
   if (!conn_->c || PQstatus(conn_->c) != CONNECTION_OK) return fail("connect");
   conn_->exec("SET client_min_messages = warning");
   if (!conn_->prepare_all()) return fail("prepare");
@@ -300,7 +307,7 @@ Status PgControllerDb::ensure_connected() {
 Status PgControllerDb::init() {
   std::lock_guard lk(mu_);
   conn_ = std::make_unique<Conn>();
-  conn_->c = PQconnectdb(conninfo_.c_str());
+  conn_->c = connect_db(conninfo_);
   if (!conn_->c || PQstatus(conn_->c) != CONNECTION_OK) {
     // The conninfo may hold a password: never repeat it, only libpq's message.
     return err("postgresql: cannot connect: " + conn_->error());
@@ -641,7 +648,7 @@ void PgControllerDb::listen_loop() {
   };
   while (!stop_) {
     Conn c;
-    c.c = PQconnectdb(conninfo_.c_str());
+    c.c = connect_db(conninfo_);
     if (!c.c || PQstatus(c.c) != CONNECTION_OK || !c.exec("LISTEN ztcore_controller").ok()) {
       wait(-1, 500);  // retry after a short pause (or stop)
       continue;

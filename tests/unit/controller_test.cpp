@@ -1190,3 +1190,38 @@ TEST(ControllerDb, FactoryPicksTheBackendAndHidesPasswords) {
   EXPECT_FALSE(open_db(""));
   std::filesystem::remove_all(dir);
 }
+
+TEST(ControllerDb, PostgresLostConnectionIsNoAnswerThenReconnects) {
+  std::string error;
+  std::string url = pg_fresh_database(&error);
+  ASSERT_FALSE(url.empty()) << error;
+  auto d = PgControllerDb::open(url);
+  ASSERT_TRUE(d) << d.error();
+  Identity ctl_id = load_identity("controller.identity.secret");
+  Identity a = load_identity("nodea.identity.public");
+  FakeSender sender(ctl_id);
+  EmbeddedController ctl(**d);
+  ctl.attach(&sender);
+  ASSERT_TRUE((*d)->put_network(load_json("controller_network.json")));
+  ASSERT_EQ(ctl.write_member(kTsA - 10, kNwid, a.address(), {{"authorized", true}}).status, 200);
+  // The server drops our query connection (as on a server restart).
+  ASSERT_EQ(pg_exec(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                         "AND pid <> pg_backend_pid() AND query NOT LIKE 'LISTEN%'"),
+            "");
+  core::ConfigRequest r;
+  r.nwid = kNwid;
+  r.requester = a;
+  r.metadata = request_metadata();
+  r.packet_id = 1;
+  ctl.on_request(kTsA, r);
+  // No OBJ_NOT_FOUND / ACCESS_DENIED for a storage failure: nothing at all.
+  EXPECT_TRUE(sender.take().empty());
+  EXPECT_FALSE((*d)->last_error().empty());
+  // The next request (after the rate limit) reconnects and is answered.
+  r.packet_id = 2;
+  ctl.on_request(kTsA + 2000, r);
+  auto sent = sender.take();
+  ASSERT_GE(sent.size(), 1u);
+  EXPECT_EQ(sent[0].kind, FakeSender::Sent::Kind::Config);
+  EXPECT_TRUE((*d)->ready());
+}
