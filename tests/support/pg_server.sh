@@ -15,6 +15,7 @@
 # /usr/lib/postgresql/15/bin.
 set -euo pipefail
 BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cmd=${1:-}
 dir=${2:-}
 [ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR [OWNER_PID]" >&2; exit 2; }
@@ -62,7 +63,7 @@ case "$cmd" in
         start >/dev/null 2>&1; then
         if [ -n "${3:-}" ]; then
           owner_pid=$3
-          setsid bash -c "while kill -0 $owner_pid 2>/dev/null && [ -d '$dir' ]; do sleep 1; done; '$0' stop '$dir'" \
+          setsid bash -c "while kill -0 $owner_pid 2>/dev/null && [ -d '$dir' ]; do sleep 1; done; '$self' stop '$dir'" \
             </dev/null >/dev/null 2>&1 &
         fi
         echo "postgresql:///postgres?host=$dir&port=$port&user=postgres"
