@@ -10,6 +10,7 @@ PKGS=(
   iproute2 curl
   chromium chromium-driver python3-selenium
   nim python3-venv python3-pip python3-setuptools
+  postgresql-15 libpq-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -21,6 +21,7 @@ int cmd_root(const Args& args);   // cmd_node.cpp: a root server node (creates i
 int cmd_node(const Args& args);   // cmd_node.cpp: a node with the local JSON API
 int cmd_cli(const Args& args);    // cmd_cli.cpp: zerotier-cli style client of that API
 int cmd_bench(const Args& args);  // cmd_bench.cpp: `bench online` (start-up, RTT, memory)
+int bench_controller(const Args& args);  // cmd_bench_controller.cpp: `bench controller`
 
 // Helpers shared by the commands.
 bool wants_help(const Args& args);

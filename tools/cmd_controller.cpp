@@ -12,6 +12,7 @@
 #include "cli.hpp"
 #include "controller/embedded_controller.hpp"
 #include "controller/http_api.hpp"
+#include "controller/db_factory.hpp"
 #include "controller/sqlite_db.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/state.hpp"
@@ -23,7 +24,7 @@ namespace {
 
 const char* kControllerUsage =
     "usage: ztcore controller --home DIR --port P [--bind IP] [--planet FILE]\n"
-    "                         [--http IP:PORT] [--allow-loopback]\n"
+    "                         [--http IP:PORT] [--allow-loopback] [--db URL|FILE]\n"
     "\n"
     "Runs a ZeroTier node that controls the networks whose ID starts with its address.\n"
     "  --home DIR        state: identity, DIR/controller.db (networks and members, SQLite),\n"
@@ -34,6 +35,9 @@ const char* kControllerUsage =
     "  --planet FILE     world (planet) file with the roots; default DIR/planet\n"
     "  --http IP:PORT    the controller API (default 127.0.0.1:<P>, as zerotier-one does)\n"
     "  --allow-loopback  accept and use 127.0.0.0/8 and ::1 paths (local labs)\n"
+    "  --db URL|FILE     storage: a SQLite file (default DIR/controller.db) or a PostgreSQL\n"
+    "                    URL postgresql://user[:password]@host[:port]/dbname[?...] (libpq);\n"
+    "                    several controllers may share one PostgreSQL database\n"
     "\n"
     "API (header X-ZT1-Auth: <token>): GET /controller, GET /controller/network,\n"
     "POST /controller/network/<address>______ (create), GET|POST|DELETE\n"
@@ -94,7 +98,7 @@ int cmd_controller(const Args& args) {
     std::fputs(kControllerUsage, stdout);
     return 0;
   }
-  std::string home, planet_path, http_spec;
+  std::string home, planet_path, http_spec, db_spec;
   bool have_port = false, allow_loopback = false;
   uint16_t port = 0;
   std::vector<proto::InetAddress> bind;
@@ -120,6 +124,8 @@ int cmd_controller(const Args& args) {
       if (!value(planet_path)) return usage_error("--planet needs a file");
     } else if (a == "--http") {
       if (!value(http_spec)) return usage_error("--http needs IP:PORT");
+    } else if (a == "--db") {
+      if (!value(db_spec) || db_spec.empty()) return usage_error("--db needs a postgresql:// URL or a file");
     } else if (a == "--allow-loopback") {
       allow_loopback = true;
     } else {
@@ -143,7 +149,7 @@ int cmd_controller(const Args& args) {
     if (!read_file(planet_path, text)) return 1;
     planet = Bytes(text.begin(), text.end());
   }
-  auto db = controller::SqliteControllerDb::open_home(home);
+  auto db = controller::open_db(db_spec.empty() ? home + "/" + controller::SqliteControllerDb::kFileName : db_spec);
   if (!db) {
     std::fprintf(stderr, "error: %s\n", db.error().c_str());
     return 1;
@@ -208,9 +214,17 @@ int cmd_controller(const Args& args) {
     hc.run_on_node = [h](std::function<void(int64_t)> fn) {
       h->with_node([&fn](core::Node&, int64_t now) { fn(now); });
     };
+    // A shared Db (PostgreSQL): changes other controller processes make reach this one
+    // (NOTIFY) and are pushed at once, like a local API write.
+    (*db)->set_change_listener([&ctl, h](const controller::DbChange& c) {
+      if (!ctl.apply_external_change(c)) return;  // another controller's network
+      controller::EmbeddedController* p = &ctl;
+      h->with_node([p](core::Node&, int64_t now) { p->process_pending(now); });
+    });
     auto api = controller::HttpApi::start(ctl, **db, hc);
     if (!api) {
       std::fprintf(stderr, "error: %s\n", api.error().c_str());
+      (*db)->set_change_listener(nullptr);
       rt.remove_node(h);
       return 1;
     }
@@ -228,6 +242,7 @@ int cmd_controller(const Args& args) {
     }
     std::fprintf(stderr, "%s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     (*api)->stop();  // no more API calls (and no more with_node from its threads)
+    (*db)->set_change_listener(nullptr);
     h->with_node([](core::Node& n, int64_t) { n.set_controller(nullptr); });
     rt.remove_node(h);
   }

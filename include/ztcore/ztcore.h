@@ -284,7 +284,8 @@ ZT_API uint64_t zt_network_mac(uint64_t address, uint64_t nwid);
  * An embedded controller: give it to a node with zt_node_options.controller and that node
  * serves the networks whose id starts with its address. Managed through the same requests as
  * zerotier-one's controller HTTP API (paths and JSON shapes; see docs/CLI.md), without HTTP. */
-/* db_path: SQLite file (created if missing), or NULL to keep everything in memory. */
+/* db_path: SQLite file (created if missing), a PostgreSQL URL "postgresql://..." (shared by
+   several controllers, see docs/ARCHITECTURE.md), or NULL to keep everything in memory. */
 ZT_API zt_result zt_controller_new(const char* db_path, zt_controller** out);
 /* Free only after every node using it was freed. */
 ZT_API void zt_controller_free(zt_controller* c);

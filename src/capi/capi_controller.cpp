@@ -5,6 +5,7 @@
 
 #include "capi/capi_internal.hpp"
 #include "controller/api_router.hpp"
+#include "controller/db_factory.hpp"
 #include "controller/sqlite_db.hpp"
 #include "proto/world.hpp"
 
@@ -47,13 +48,19 @@ zt_result zt_controller_new(const char* db_path, zt_controller** out) {
     auto c = std::make_unique<zt_controller>();
     if (db_path) {
       if (!*db_path) return fail(ZT_ERR_INVALID_ARGUMENT, "empty db_path (NULL means in memory)");
-      auto db = controller::SqliteControllerDb::open(db_path);
-      if (!db) return fail(ZT_ERR_IO, "controller database " + std::string(db_path) + ": " + db.error());
+      auto db = controller::open_db(db_path);  // a SQLite file or a postgresql:// URL
+      if (!db) return fail(ZT_ERR_IO, "controller database " +
+                                        std::string(controller::is_postgres_url(db_path) ? "(postgresql URL)" : db_path) +
+                                        ": " + db.error());
       c->db = std::move(*db);
     } else {
       c->db = std::make_unique<controller::MemoryControllerDb>();
     }
     c->ctl = std::make_unique<controller::EmbeddedController>(*c->db);
+    // A shared (PostgreSQL) database: changes other controller processes make are queued
+    // like local writes; the node's timer (every second) performs the pushes.
+    controller::EmbeddedController* ctl = c->ctl.get();
+    c->db->set_change_listener([ctl](const controller::DbChange& ch) { (void)ctl->apply_external_change(ch); });
     *out = c.release();
     return ZT_OK;
   });
@@ -76,6 +83,7 @@ void zt_controller_free(zt_controller* c) {
     }
     if (h) h->with_node([](core::Node& node, int64_t) { node.set_controller(nullptr); });
     if (n) unlink_controller(n);
+    if (c->db) c->db->set_change_listener(nullptr);  // before the controller it calls goes
     c->ctl.reset();
     c->db.reset();
     delete c;

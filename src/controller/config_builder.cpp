@@ -199,14 +199,28 @@ std::set<InetAddress> assigned_ips(const std::vector<json>& all_members) {
 
 // ---- steps 10–14 -----------------------------------------------------------------------------
 
+OtherMembers other_members_from(const std::vector<json>& all_members) {
+  OtherMembers o;
+  for (const json& m : all_members)
+    if (json_bool(m, "activeBridge", false))
+      if (auto a = record_address(m)) o.active_bridges.push_back(*a);
+  o.assigned_ips = [&all_members] { return assigned_ips(all_members); };
+  return o;
+}
+
 NetworkConfig build_config(const ConfigContext& ctx, const json& network, json& member, bool is_new,
                            const std::vector<json>& all_members, const SsoInfo* sso, const RandomFn& random) {
+  return build_config(ctx, network, member, is_new, other_members_from(all_members), sso, random);
+}
+
+NetworkConfig build_config(const ConfigContext& ctx, const json& network, json& member, bool is_new,
+                           const OtherMembers& others, const SsoInfo* sso, const RandomFn& random) {
   NetworkConfig nc;
   build_basics(nc, ctx, network, member, sso);
-  add_active_bridges(nc, ctx, member, all_members);
+  add_active_bridges(nc, ctx, member, others.active_bridges);
   build_rules(nc, ctx, network, member, is_new);
   build_routes(nc, network);
-  build_static_ips(nc, ctx, network, member, assigned_ips(all_members), random);
+  build_static_ips(nc, ctx, network, member, others.assigned_ips, random);
   build_dns(nc, network);
   return nc;
 }
@@ -251,18 +265,19 @@ void build_basics(NetworkConfig& nc, const ConfigContext& ctx, const json& netwo
 
 void add_active_bridges(NetworkConfig& nc, const ConfigContext& ctx, const json& member,
                         const std::vector<json>& all_members) {
+  add_active_bridges(nc, ctx, member, other_members_from(all_members).active_bridges);
+}
+
+void add_active_bridges(NetworkConfig& nc, const ConfigContext& ctx, const json& member,
+                        const std::vector<Address>& stored_bridges) {
   const Address addr = ctx.requester.address();
   std::vector<Address> bridges;
-  bool self_listed = false;
-  for (const json& other : all_members) {
-    auto oa = record_address(other);
-    if (!oa) continue;
-    const json& rec = *oa == addr ? member : other;  // the in-flight version of the requester
-    self_listed = self_listed || *oa == addr;
-    if (json_bool(rec, "activeBridge", false)) bridges.push_back(*oa);
-  }
-  if (!self_listed && json_bool(member, "activeBridge", false)) bridges.push_back(addr);
+  // The in-flight version of the requester decides for it, not its stored record.
+  for (Address b : stored_bridges)
+    if (b != addr) bridges.push_back(b);
+  if (json_bool(member, "activeBridge", false)) bridges.push_back(addr);
   std::sort(bridges.begin(), bridges.end());
+  bridges.erase(std::unique(bridges.begin(), bridges.end()), bridges.end());
   for (Address b : bridges) nc.specialists.push_back(b | NetworkConfig::kSpecialistActiveBridge);
 }
 
@@ -294,6 +309,11 @@ void build_routes(NetworkConfig& nc, const json& network) {
 
 void build_static_ips(NetworkConfig& nc, const ConfigContext& ctx, const json& network, json& member,
                       const std::set<InetAddress>& assigned, const RandomFn& random) {
+  build_static_ips(nc, ctx, network, member, [&assigned] { return assigned; }, random);
+}
+
+void build_static_ips(NetworkConfig& nc, const ConfigContext& ctx, const json& network, json& member,
+                      const std::function<std::set<InetAddress>()>& assigned, const RandomFn& random) {
   const Address addr = ctx.requester.address();
   const bool no_auto = json_bool(member, "noAutoAssignIps", false);
   const json& v6mode = field(network, "v6AssignMode");
@@ -310,12 +330,12 @@ void build_static_ips(NetworkConfig& nc, const ConfigContext& ctx, const json& n
   // b. The member's own list, in stored order.
   bool have_v4 = false, have_v6 = false;
   json& ip_assignments = ensure_array(member, "ipAssignments");
-  std::set<InetAddress> taken = assigned;
+  std::set<InetAddress> own;  // the member's own IPs count as taken even if not stored yet
   for (const json& s : ip_assignments) {
     if (!s.is_string()) continue;
     auto ip = parse_ip(s.get_ref<const std::string&>());
     if (!ip) continue;
-    taken.insert(*ip);
+    own.insert(*ip);
     unsigned best = largest_route_prefix(nc.routes, *ip);
     if (best == 0) continue;  // outside every route: kept in the record, not in the config
     InetAddress with = *ip;
@@ -324,7 +344,13 @@ void build_static_ips(NetworkConfig& nc, const ConfigContext& ctx, const json& n
     (ip->is_v4() ? have_v4 : have_v6) = true;
   }
   if (no_auto) return;
-  // c, d. The pools, IPv6 first (the order of `I` is also the COO's).
+  // c, d. The pools, IPv6 first (the order of `I` is also the COO's). The other members' IPs
+  // are fetched only if a pool has to assign (a steady-state request costs no member scan).
+  const bool want_v6 = json_bool(v6mode, "zt", false) && !have_v6;
+  const bool want_v4 = json_bool(v4mode, "zt", false) && !have_v4;
+  if (!want_v6 && !want_v4) return;
+  std::set<InetAddress> taken = assigned ? assigned() : std::set<InetAddress>{};
+  taken.insert(own.begin(), own.end());
   const std::vector<IpPool> pools = parse_pools(field(network, "ipAssignmentPools"));
   auto take = [&](const std::optional<InetAddress>& got) {
     if (!got) return;
@@ -334,8 +360,8 @@ void build_static_ips(NetworkConfig& nc, const ConfigContext& ctx, const json& n
     taken.insert(plain);
     add_ip(*got);
   };
-  if (json_bool(v6mode, "zt", false) && !have_v6) take(assign_v6_from_pools(pools, addr, nc.routes, taken, random));
-  if (json_bool(v4mode, "zt", false) && !have_v4) take(assign_v4_from_pools(pools, addr, nc.routes, taken));
+  if (want_v6) take(assign_v6_from_pools(pools, addr, nc.routes, taken, random));
+  if (want_v4) take(assign_v4_from_pools(pools, addr, nc.routes, taken));
 }
 
 void build_dns(NetworkConfig& nc, const json& network) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <set>
 #include <vector>
 
@@ -47,11 +48,22 @@ void record_client_version(json& member, const proto::Dictionary& meta);
 // Every IP in any member record's `ipAssignments` (port 0): what pools must not hand out.
 std::set<proto::InetAddress> assigned_ips(const std::vector<json>& all_members);
 
+// What the config builder needs of the network's other members (O(bridges) per request, the
+// IP set only when a pool must assign an address): ControllerDb::active_bridges() and
+// ControllerDb::assigned_ips().
+struct OtherMembers {
+  std::vector<proto::Address> active_bridges;               // stored records with activeBridge
+  std::function<std::set<proto::InetAddress>()> assigned_ips;  // called at most once, lazily
+};
+OtherMembers other_members_from(const std::vector<json>& all_members);
+
 // Steps 10–14: the whole config before credentials. `all_members` are the network's stored
 // member records; `member` is the in-flight version of the requester's (it wins over its
 // stored copy). `sso` is non-null when SSO applies (step 8 passed).
 proto::NetworkConfig build_config(const ConfigContext& ctx, const json& network, json& member, bool is_new,
                                   const std::vector<json>& all_members, const SsoInfo* sso, const RandomFn& random);
+proto::NetworkConfig build_config(const ConfigContext& ctx, const json& network, json& member, bool is_new,
+                                  const OtherMembers& others, const SsoInfo* sso, const RandomFn& random);
 
 // ---- the single steps of build_config, in order ----------------------------------------------
 // Step 10: type, timestamp, ctmd (clamped), revision, flags, name, MTU, multicast limit,
@@ -61,6 +73,8 @@ void build_basics(proto::NetworkConfig& nc, const ConfigContext& ctx, const json
 // Step 10 `S`: every member with activeBridge, ascending.
 void add_active_bridges(proto::NetworkConfig& nc, const ConfigContext& ctx, const json& member,
                         const std::vector<json>& all_members);
+void add_active_bridges(proto::NetworkConfig& nc, const ConfigContext& ctx, const json& member,
+                        const std::vector<proto::Address>& stored_bridges);
 // Step 11: rules, capabilities (default ones appended to a new member), tags (network
 // defaults appended to any member). Only [ACCEPT] if metadata `revr` is missing or 0.
 void build_rules(proto::NetworkConfig& nc, const ConfigContext& ctx, const json& network, json& member,
@@ -71,6 +85,8 @@ void build_routes(proto::NetworkConfig& nc, const json& network);
 // New pool addresses are appended to member `ipAssignments`.
 void build_static_ips(proto::NetworkConfig& nc, const ConfigContext& ctx, const json& network, json& member,
                       const std::set<proto::InetAddress>& assigned, const RandomFn& random);
+void build_static_ips(proto::NetworkConfig& nc, const ConfigContext& ctx, const json& network, json& member,
+                      const std::function<std::set<proto::InetAddress>()>& assigned, const RandomFn& random);
 // Step 14.
 void build_dns(proto::NetworkConfig& nc, const json& network);
 

@@ -2,6 +2,7 @@
 #include "controller/db.hpp"
 
 #include "base/hex.hpp"
+#include "controller/objects.hpp"
 #include "proto/vl2.hpp"
 
 namespace zt::controller {
@@ -40,6 +41,33 @@ std::optional<proto::Address> record_address(const json& member) {
       if (auto v = parse_hex_u64(it->get_ref<const std::string&>())) return *v;
   }
   return std::nullopt;
+}
+
+std::vector<proto::Address> ControllerDb::active_bridges(uint64_t nwid) {
+  std::vector<proto::Address> out;
+  for (const json& m : members_of(nwid)) {
+    auto it = m.find("activeBridge");
+    if (it != m.end() && it->is_boolean() && it->get<bool>())
+      if (auto a = record_address(m)) out.push_back(*a);
+  }
+  return out;
+}
+
+std::set<proto::InetAddress> ControllerDb::assigned_ips(uint64_t nwid) {
+  std::set<proto::InetAddress> out;
+  for (const json& m : members_of(nwid))
+    for (const std::string& s : member_ip_strings(m))
+      if (auto ip = parse_ip(s)) out.insert(*ip);
+  return out;
+}
+
+std::vector<std::string> member_ip_strings(const json& member) {
+  std::vector<std::string> out;
+  auto it = member.find("ipAssignments");
+  if (it == member.end() || !it->is_array()) return out;
+  for (const json& s : *it)
+    if (s.is_string()) out.push_back(s.get<std::string>());
+  return out;
 }
 
 // ---- MemoryControllerDb ---------------------------------------------------------------------

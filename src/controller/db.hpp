@@ -12,13 +12,17 @@
 //   * delete_network() also deletes the network's members;
 //   * reads of a missing record return nullopt; backend failures on reads are reported as
 //     "missing" (and through last_error()), failures on writes as errors.
+//   * a backend shared by several controller processes (PostgreSQL) reports changes made by
+//     the *other* processes through the change listener (scale-out, see pg_db.hpp).
 // Thread-safety: every method may be called from any thread (backends synchronize).
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,6 +30,7 @@
 
 #include "base/result.hpp"
 #include "proto/identity.hpp"
+#include "proto/inet_address.hpp"
 
 namespace zt::controller {
 
@@ -46,6 +51,25 @@ struct SsoInfo {
   std::string nonce;
   std::string state;
   std::string client_id;
+};
+
+// A change written by another process on a shared database (not our own writes).
+struct DbChange {
+  enum class Kind { Network, Member, NetworkDeleted, MemberDeleted } kind = Kind::Network;
+  uint64_t nwid = 0;
+  proto::Address member = 0;
+  bool deauthorized = false;  // Member: was authorized, now is not; MemberDeleted: was authorized
+};
+using DbChangeListener = std::function<void(const DbChange&)>;
+
+// "Member last seen" as the controller records it (batched, see record_seen()).
+struct SeenRecord {
+  uint64_t nwid = 0;
+  proto::Address member = 0;
+  int64_t last_seen = 0;  // ms, the node's clock
+  std::string physical;   // "ip/port" the request came from, or empty
+  std::string metadata;   // hex of the request metadata of an authorized member (for pushes)
+  std::string identity;   // recent_seen() only: the member's pinned identity (public)
 };
 
 class ControllerDb {
@@ -70,6 +94,25 @@ class ControllerDb {
   virtual Result<PutResult> put_member(const json& member) = 0;
   virtual Result<std::optional<json>> delete_member(uint64_t nwid, proto::Address a) = 0;
 
+  // What the config builder needs of the other members (instead of members_of(), which
+  // copies every record): addresses whose record has activeBridge = true (ascending), and
+  // every IP in any member's ipAssignments (port 0). Defaults derive both from members_of();
+  // the SQL backends answer from indexed columns.
+  virtual std::vector<proto::Address> active_bridges(uint64_t nwid);
+  virtual std::set<proto::InetAddress> assigned_ips(uint64_t nwid);
+
+  // True when other processes may write the same records (the API may then change networks
+  // of other controllers: their owner pushes). Changes they make arrive through `fn`, on a
+  // backend thread; nullptr unregisters (and waits for a running call to finish).
+  virtual bool shared() const { return false; }
+  virtual void set_change_listener(DbChangeListener fn) {}
+
+  // Last-seen of members, written in batches (a flush every few seconds, not per request).
+  virtual void record_seen(const std::vector<SeenRecord>& batch) {}
+  // Members of networks owned by `controller` seen at or after `since` with metadata, with
+  // their identity: what a restarted controller needs to keep pushing to online members.
+  virtual std::vector<SeenRecord> recent_seen(proto::Address controller, int64_t since) { return {}; }
+
   // §10.1 step 8: SSO information for a member; none by default.
   virtual SsoInfo sso_info(const json& network, const json& member) { return {}; }
 };
@@ -81,6 +124,8 @@ bool prepare_put(const json* stored, json& incoming);
 // Keys of a record: nwid from "nwid" (or "id" for networks), address from "address"/"id".
 std::optional<uint64_t> record_nwid(const json& record);
 std::optional<proto::Address> record_address(const json& member);
+// The string entries of a member's ipAssignments.
+std::vector<std::string> member_ip_strings(const json& member);
 
 // In-memory backend, for tests and ephemeral controllers.
 class MemoryControllerDb : public ControllerDb {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <set>
 
+#include "base/hex.hpp"
 #include "controller/config_builder.hpp"
 #include "controller/objects.hpp"
 #include "crypto/crypto.hpp"
@@ -33,7 +34,63 @@ EmbeddedController::EmbeddedController(ControllerDb& db, ControllerOptions opts)
   if (!opts_.random) opts_.random = [](uint8_t* p, size_t n) { crypto::random_bytes(p, n); };
 }
 
-EmbeddedController::~EmbeddedController() = default;
+EmbeddedController::~EmbeddedController() { flush_seen(); }
+
+void EmbeddedController::flush_seen() {
+  std::vector<SeenRecord> batch;
+  {
+    std::lock_guard lk(mu_);
+    batch.swap(seen_);
+  }
+  if (!batch.empty()) db_.record_seen(batch);
+}
+
+void EmbeddedController::restore_online(int64_t now) {
+  restored_ = true;
+  Address self = address_.load();
+  if (self == 0) return;
+  for (const SeenRecord& r : db_.recent_seen(self, now - opts_.online_window_ms)) {
+    if (proto::network_controller(r.nwid) != self || members_.count({r.nwid, r.member})) continue;
+    auto id = Identity::parse(r.identity);
+    auto md = from_hex(r.metadata);
+    if (!id || id->address() != r.member || !md) continue;
+    MemberState& st = members_[{r.nwid, r.member}];
+    st.has_request = true;
+    st.last_request = st.last_seen = std::min(r.last_seen, now);
+    if (auto ph = proto::InetAddress::parse(r.physical); ph && !ph->empty()) st.physical = *ph;
+    st.has_metadata = true;
+    st.identity = *id;
+    st.metadata = std::move(*md);
+  }
+}
+
+bool EmbeddedController::apply_external_change(const DbChange& c) {
+  Address self = address_.load();
+  if (self == 0 || proto::network_controller(c.nwid) != self) return false;  // not ours: its owner pushes
+  std::lock_guard lk(mu_);
+  switch (c.kind) {
+    case DbChange::Kind::Network:
+      pending_.push_back({Pending::Kind::NetworkChanged, c.nwid, 0, {}});
+      break;
+    case DbChange::Kind::Member:
+      pending_.push_back({Pending::Kind::MemberChanged, c.nwid, c.member, {}});
+      if (c.deauthorized) pending_.push_back({Pending::Kind::MemberDeauthorized, c.nwid, c.member, {}});
+      break;
+    case DbChange::Kind::MemberDeleted:
+      if (c.deauthorized) pending_.push_back({Pending::Kind::MemberDeauthorized, c.nwid, c.member, {}});
+      if (auto it = members_.find({c.nwid, c.member}); it != members_.end()) it->second.has_metadata = false;
+      break;
+    case DbChange::Kind::NetworkDeleted: {
+      // The records are gone: revoke for the members this process has seen.
+      std::vector<Address> known;
+      for (auto& [key, st] : members_)
+        if (key.first == c.nwid) known.push_back(key.second);
+      pending_.push_back({Pending::Kind::NetworkDeleted, c.nwid, 0, known});
+      break;
+    }
+  }
+  return true;
+}
 
 void EmbeddedController::attach(core::ControllerSender* sender) {
   std::lock_guard lk(mu_);
@@ -70,8 +127,14 @@ void EmbeddedController::on_request(int64_t now, const core::ConfigRequest& req)
 
 void EmbeddedController::on_timer(int64_t now) {
   std::vector<Outgoing> out;
+  std::vector<SeenRecord> seen;
   {
     std::lock_guard lk(mu_);
+    if (!restored_) restore_online(now);
+    if (now - last_seen_flush_ >= opts_.seen_flush_ms || now < last_seen_flush_) {
+      last_seen_flush_ = now;
+      seen.swap(seen_);
+    }
     run_pending(now, out);
     for (auto it = members_.begin(); it != members_.end();) {
       const MemberState& st = it->second;
@@ -80,6 +143,7 @@ void EmbeddedController::on_timer(int64_t now) {
       else ++it;
     }
   }
+  if (!seen.empty()) db_.record_seen(seen);  // one batched write, outside the lock
   flush(now, out);
 }
 
@@ -238,6 +302,7 @@ void EmbeddedController::handle(int64_t now, const Request& req, std::vector<Out
     // 3. Seen (not part of the JSON).
     st.last_seen = now;
     st.physical = req.from;
+    if (seen_.size() < 100000) seen_.push_back({nwid, addr, now, req.from ? req.from->to_string() : std::string()});
   }
 
   auto error = [&](ErrorCode code, Bytes info = {}) {
@@ -253,8 +318,11 @@ void EmbeddedController::handle(int64_t now, const Request& req, std::vector<Out
   };
 
   // 4. Network.
+  // A read that failed (storage down: not ready) is not an answer: the member retries later
+  // instead of being told the network does not exist or that it is not authorized.
   auto stored_net = db_.get_network(nwid);
   if (!stored_net) {
+    if (!db_.ready()) return;
     error(ErrorCode::ObjNotFound);
     return;
   }
@@ -266,6 +334,7 @@ void EmbeddedController::handle(int64_t now, const Request& req, std::vector<Out
 
   // 5. Member record, defaults filled (the reference resets remoteTraceLevel here: quirk).
   auto stored_member = db_.get_member(nwid, addr);
+  if (!stored_member && !db_.ready()) return;
   const bool is_new = !stored_member;
   json m = stored_member ? std::move(*stored_member) : json::object();
   init_member(m, nwid, addr, now, /*reset_trace_level=*/true);
@@ -308,12 +377,17 @@ void EmbeddedController::handle(int64_t now, const Request& req, std::vector<Out
     st.has_metadata = true;
     st.identity = req.requester;
     st.metadata.assign(req.metadata.begin(), req.metadata.end());
+    if (!seen_.empty() && seen_.back().nwid == nwid && seen_.back().member == addr)
+      seen_.back().metadata = to_hex(req.metadata);
   }
 
   // 10–14. The config, from every member record of the network (active bridges, and the IPs
   // the pools must not hand out again).
   const ConfigContext ctx{self, req.requester, nwid, now, meta};
-  NetworkConfig nc = build_config(ctx, net, m, is_new, db_.members_of(nwid), sso_applies ? &sso : nullptr, opts_.random);
+  OtherMembers others;
+  others.active_bridges = db_.active_bridges(nwid);
+  others.assigned_ips = [this, nwid] { return db_.assigned_ips(nwid); };
+  NetworkConfig nc = build_config(ctx, net, m, is_new, others, sso_applies ? &sso : nullptr, opts_.random);
 
   // 15. Credentials, save, send.
   if (!issue_credentials(nc, ctx)) {
@@ -351,10 +425,12 @@ ApiResponse EmbeddedController::get_network(uint64_t nwid) {
 
 ApiResponse EmbeddedController::write_network_locked(int64_t now, uint64_t nwid, const json& body) {
   Address self = address_.load();
-  if (self != 0 && proto::network_controller(nwid) != self)
+  auto cur = db_.get_network(nwid);
+  // On a shared Db (scale-out) any process may change any existing network (its owner
+  // learns of it and pushes); only the owner creates one.
+  if (self != 0 && proto::network_controller(nwid) != self && !(db_.shared() && cur))
     return ApiResponse::error(400, "network " + proto::network_id_to_string(nwid) +
                                        " does not belong to this controller (" + proto::address_to_string(self) + ")");
-  auto cur = db_.get_network(nwid);
   json n = cur ? *cur : json::object();
   init_network(n, nwid, now, /*reset_trace_level=*/true);
   if (auto st = apply_network_update(n, body); !st) return ApiResponse::error(400, st.error());

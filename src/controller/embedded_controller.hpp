@@ -39,6 +39,7 @@ struct ControllerOptions {
   int64_t rate_limit_ms = 1000;        // §10.1 step 2
   int64_t online_window_ms = 120000;   // §10.1 step 16: "online" = requested within this
   int64_t forget_after_ms = 3600000;   // member state (metadata for pushes) kept this long
+  int64_t seen_flush_ms = 5000;        // last-seen batch written to the Db at most this often
 };
 
 // Result of a management call, with the HTTP status the API maps it to: 200, 400 (bad
@@ -55,6 +56,7 @@ struct ApiResponse {
 
 class EmbeddedController : public core::NetworkController {
  public:
+  // `db` must outlive the controller: the destructor writes the last-seen batch.
   explicit EmbeddedController(ControllerDb& db, ControllerOptions opts = {});
   ~EmbeddedController() override;
   EmbeddedController(const EmbeddedController&) = delete;
@@ -84,6 +86,16 @@ class EmbeddedController : public core::NetworkController {
   // Creates (if the network exists) or merges into a member.
   ApiResponse write_member(int64_t now, uint64_t nwid, proto::Address a, const json& body);
   ApiResponse delete_member(int64_t now, uint64_t nwid, proto::Address a);
+
+  // A change another controller process wrote to a shared Db (ControllerDb change listener,
+  // any thread): queues the same follow-up work as a local management write would, for the
+  // networks this controller owns. The caller then runs process_pending() on the node
+  // thread (or on_timer() picks it up).
+  // Returns true if work was queued (the network is this controller's).
+  bool apply_external_change(const DbChange& change);
+
+  // Writes the batched last-seen records now (on_timer does it every seen_flush_ms).
+  void flush_seen();
 
   // Node thread: performs the pushes and revocations queued by management writes.
   void process_pending(int64_t now);
@@ -142,6 +154,10 @@ class EmbeddedController : public core::NetworkController {
   mutable std::mutex mu_;
   std::map<std::pair<uint64_t, proto::Address>, MemberState> members_;
   std::vector<Pending> pending_;
+  std::vector<SeenRecord> seen_;  // genuine requests since the last flush
+  int64_t last_seen_flush_ = 0;
+  bool restored_ = false;  // online members read back from the Db (first on_timer)
+  void restore_online(int64_t now);
 };
 
 }  // namespace zt::controller

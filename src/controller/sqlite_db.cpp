@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "base/hex.hpp"
+#include "controller/objects.hpp"
 #include "proto/vl2.hpp"
 
 namespace zt::controller {
@@ -49,7 +50,7 @@ int64_t revision_of(const json& j) {
 struct SqliteControllerDb::Stmts {
   Stmt begin, commit, rollback;
   Stmt list_networks, get_network, put_network, del_network, del_network_members;
-  Stmt member_revisions, members_of, get_member, put_member, del_member;
+  Stmt member_revisions, members_of, get_member, put_member, del_member, active_bridges, assigned_ips;
 };
 
 Result<std::unique_ptr<SqliteControllerDb>> SqliteControllerDb::open(const std::string& path) {
@@ -134,6 +135,21 @@ Status SqliteControllerDb::init(const std::string& path) {
         "PRAGMA user_version=1;"
         "COMMIT;");
     if (!s) return s;
+    version = 1;
+  }
+  if (version == 1) {
+    // v2: the config builder's query for active bridges reads a column, not every record.
+    auto s = exec(
+        "BEGIN;"
+        "ALTER TABLE member ADD COLUMN active_bridge INTEGER NOT NULL DEFAULT 0;"
+        "UPDATE member SET active_bridge = (json_extract(data, '$.activeBridge') IS 1);"
+        "CREATE INDEX member_active_bridge ON member(nwid) WHERE active_bridge;"
+        "PRAGMA user_version=2;"
+        "COMMIT;");
+    if (!s) {
+      (void)exec("ROLLBACK");
+      return s;
+    }
   }
 
   st_ = std::make_unique<Stmts>();
@@ -153,7 +169,16 @@ Status SqliteControllerDb::init(const std::string& path) {
       {&st_->members_of, "SELECT data FROM member WHERE nwid = ?1 ORDER BY address"},
       {&st_->get_member, "SELECT data FROM member WHERE nwid = ?1 AND address = ?2"},
       {&st_->put_member,
-       "INSERT OR REPLACE INTO member(nwid, address, revision, authorized, data) VALUES(?1, ?2, ?3, ?4, ?5)"},
+       "INSERT OR REPLACE INTO member(nwid, address, revision, authorized, data, active_bridge) "
+       "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"},
+      // Without statistics the planner would walk the primary key (every member of the
+      // network); the partial index holds only the bridges.
+      {&st_->active_bridges,
+       "SELECT address FROM member INDEXED BY member_active_bridge WHERE nwid = ?1 AND active_bridge "
+       "ORDER BY address"},
+      {&st_->assigned_ips,
+       "SELECT j.value FROM member, json_each(member.data, '$.ipAssignments') AS j "
+       "WHERE member.nwid = ?1 AND j.type = 'text'"},
       {&st_->del_member, "DELETE FROM member WHERE nwid = ?1 AND address = ?2"},
   };
   for (auto& p : prep)
@@ -306,6 +331,8 @@ Result<PutResult> SqliteControllerDb::put_member(const json& member) {
   auto auth = r.stored.find("authorized");
   sqlite3_bind_int(u.s, 4, auth != r.stored.end() && auth->is_boolean() && auth->get<bool>() ? 1 : 0);
   bind_text(u.s, 5, r.stored.dump(-1, ' ', false, json::error_handler_t::replace));
+  auto bridge = r.stored.find("activeBridge");
+  sqlite3_bind_int(u.s, 6, bridge != r.stored.end() && bridge->is_boolean() && bridge->get<bool>() ? 1 : 0);
   if (sqlite3_step(u.s) != SQLITE_DONE) return fail("put member " + nk + "/" + ak);
   return r;
 }
@@ -319,6 +346,39 @@ Result<std::optional<json>> SqliteControllerDb::delete_member(uint64_t nwid, pro
   bind_text(u.s, 2, ak);
   if (sqlite3_step(u.s) != SQLITE_DONE) return fail("delete member " + nk + "/" + ak);
   return old;
+}
+
+}  // namespace zt::controller
+
+namespace zt::controller {
+
+std::vector<proto::Address> SqliteControllerDb::active_bridges(uint64_t nwid) {
+  std::lock_guard lk(mu_);
+  std::vector<proto::Address> out;
+  Use u(st_->active_bridges);
+  bind_text(u.s, 1, proto::network_id_to_string(nwid));
+  int rc;
+  while ((rc = sqlite3_step(u.s)) == SQLITE_ROW) {
+    auto t = reinterpret_cast<const char*>(sqlite3_column_text(u.s, 0));
+    if (auto a = t ? parse_hex_u64(t) : std::nullopt) out.push_back(*a);
+  }
+  if (rc != SQLITE_DONE) (void)fail("active bridges");
+  return out;
+}
+
+std::set<proto::InetAddress> SqliteControllerDb::assigned_ips(uint64_t nwid) {
+  std::lock_guard lk(mu_);
+  std::set<proto::InetAddress> out;
+  Use u(st_->assigned_ips);
+  bind_text(u.s, 1, proto::network_id_to_string(nwid));
+  int rc;
+  while ((rc = sqlite3_step(u.s)) == SQLITE_ROW) {
+    auto t = reinterpret_cast<const char*>(sqlite3_column_text(u.s, 0));
+    if (t)
+      if (auto ip = parse_ip(t)) out.insert(*ip);
+  }
+  if (rc != SQLITE_DONE) (void)fail("assigned ips");
+  return out;
 }
 
 }  // namespace zt::controller

@@ -1,9 +1,9 @@
 // SQLite backend for the controller (one file, `controller.db` in the controller's home).
 //
-// Schema (PRAGMA user_version = 1):
+// Schema (PRAGMA user_version = 2; older files are migrated on open):
 //   network(nwid TEXT PRIMARY KEY, revision INTEGER, data TEXT)            -- compact JSON
 //   member(nwid TEXT, address TEXT, revision INTEGER, authorized INTEGER, data TEXT,
-//          PRIMARY KEY(nwid, address))
+//          active_bridge INTEGER (v2, partial index), PRIMARY KEY(nwid, address))
 // WAL journal, synchronous=NORMAL, prepared statements reused for every call. A file with a
 // newer schema version is refused. Records are the §10.2 JSON objects (db.hpp contract).
 //
@@ -22,7 +22,7 @@ namespace zt::controller {
 
 class SqliteControllerDb : public ControllerDb {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
   static constexpr const char* kFileName = "controller.db";
 
   // Opens (creating if needed) the database file at `path` (mode 0600 when created).
@@ -43,6 +43,8 @@ class SqliteControllerDb : public ControllerDb {
   std::optional<json> get_member(uint64_t nwid, proto::Address a) override;
   Result<PutResult> put_member(const json& member) override;
   Result<std::optional<json>> delete_member(uint64_t nwid, proto::Address a) override;
+  std::vector<proto::Address> active_bridges(uint64_t nwid) override;
+  std::set<proto::InetAddress> assigned_ips(uint64_t nwid) override;
 
  private:
   SqliteControllerDb() = default;

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "ztcore/ztcore.h"
+#include "support/pg_test_server.hpp"
 
 using nlohmann::json;
 using namespace std::chrono_literals;
@@ -879,4 +880,31 @@ TEST(CApi, NetworkMacWorkedExample) {
   // PROTOCOL.md §4.2 (tests/unit/vl2_test.cpp Mac.WorkedExamples).
   EXPECT_EQ(zt_network_mac(0x8fec3e8ae4ULL, 0xd5a72ff358c0ffeeULL), 0xee702c6679cbULL);
   EXPECT_EQ(zt_network_mac(0xeb8cb7d1c8ULL, 0xd5a72ff358c0ffeeULL), 0xee144cef22e7ULL);
+}
+
+// zt_controller_new takes a PostgreSQL URL too (controller/db_factory.hpp): records survive
+// free + new, and a bad URL is ZT_ERR_IO whose message does not repeat the URL's password.
+TEST(CapiController, PostgresUrlKeepsRecordsAcrossFreeAndNew) {
+  std::string error;
+  std::string url = zt::test::pg_fresh_database(&error);
+  ASSERT_FALSE(url.empty()) << error;
+  const std::string path = "/controller/network/d5a72ff358c0ffee";
+  {
+    zt_controller* c = nullptr;
+    ASSERT_EQ(zt_controller_new(url.c_str(), &c), ZT_OK) << zt_last_error();
+    auto r = request(c, "POST", path, R"({"name":"via-capi"})");
+    ASSERT_EQ(r.rc, ZT_OK);
+    EXPECT_EQ(r.status, 200) << r.text;
+    zt_controller_free(c);
+  }
+  zt_controller* c = nullptr;
+  ASSERT_EQ(zt_controller_new(url.c_str(), &c), ZT_OK) << zt_last_error();
+  auto r = request(c, "GET", path);
+  ASSERT_EQ(r.rc, ZT_OK);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.value("name", ""), "via-capi");
+  zt_controller_free(c);
+  zt_controller* bad = nullptr;
+  EXPECT_EQ(zt_controller_new("postgresql://u:hunter2@127.0.0.1:1/x?connect_timeout=2", &bad), ZT_ERR_IO);
+  EXPECT_EQ(std::string(zt_last_error()).find("hunter2"), std::string::npos) << zt_last_error();
 }

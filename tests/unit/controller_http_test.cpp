@@ -14,6 +14,7 @@
 #include "controller/http_api.hpp"
 #include "controller/sqlite_db.hpp"
 #include "proto/netconf.hpp"
+#include "support/controller_backends.hpp"
 #include "support/controller_support.hpp"
 
 using namespace zt;
@@ -33,13 +34,13 @@ std::string temp_dir() {
   return tmpl;
 }
 
-class ControllerHttp : public ::testing::Test {
+class ControllerHttp : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     dir = temp_dir();
-    auto d = SqliteControllerDb::open_home(dir);
-    ASSERT_TRUE(d) << d.error();
-    db = std::move(*d);
+    store = open_test_db(GetParam());
+    ASSERT_TRUE(store.db) << store.error;
+    db = store.db.get();
     sender = std::make_unique<FakeSender>(load_identity("controller.identity.secret"));
     ControllerOptions o;
     o.random = seeded_random(7);
@@ -68,7 +69,7 @@ class ControllerHttp : public ::testing::Test {
     if (api) api->stop();
     api.reset();
     ctl.reset();
-    db.reset();
+    store = TestDb();
     std::filesystem::remove_all(dir);
   }
 
@@ -114,7 +115,8 @@ class ControllerHttp : public ::testing::Test {
   }
 
   std::string dir;
-  std::unique_ptr<SqliteControllerDb> db;
+  TestDb store;
+  ControllerDb* db = nullptr;
   std::unique_ptr<FakeSender> sender;
   std::unique_ptr<EmbeddedController> ctl;
   std::unique_ptr<HttpApi> api;
@@ -127,7 +129,7 @@ class ControllerHttp : public ::testing::Test {
 
 }  // namespace
 
-TEST_F(ControllerHttp, RequiresTheToken) {
+TEST_P(ControllerHttp, RequiresTheToken) {
   httplib::Client anon("127.0.0.1", api->port());
   for (std::string path : {std::string("/controller"), std::string("/controller/network"), "/controller/network/" + kNwidStr}) {
     auto r = to_reply(anon.Get(path));
@@ -143,7 +145,7 @@ TEST_F(ControllerHttp, RequiresTheToken) {
   EXPECT_EQ(bearer.status, 200);
 }
 
-TEST_F(ControllerHttp, StatusEndpoint) {
+TEST_P(ControllerHttp, StatusEndpoint) {
   auto r = get("/controller");
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.body["controller"], true);
@@ -152,7 +154,7 @@ TEST_F(ControllerHttp, StatusEndpoint) {
   EXPECT_EQ(r.body["databaseReady"], true);
 }
 
-TEST_F(ControllerHttp, CreateWithRandomIdUnderTheControllerAddress) {
+TEST_P(ControllerHttp, CreateWithRandomIdUnderTheControllerAddress) {
   EXPECT_EQ(get("/controller/network").body, json::array());
   auto r = post("/controller/network/d5a72ff358______", json{{"name", "one"}});
   ASSERT_EQ(r.status, 200) << r.body.dump();
@@ -176,7 +178,7 @@ TEST_F(ControllerHttp, CreateWithRandomIdUnderTheControllerAddress) {
   EXPECT_EQ(get("/controller/network").body.size(), 2u);
 }
 
-TEST_F(ControllerHttp, NetworkObjectMatchesTheReference) {
+TEST_P(ControllerHttp, NetworkObjectMatchesTheReference) {
   create_vector_network();
   auto r = get("/controller/network/" + kNwidStr);
   ASSERT_EQ(r.status, 200);
@@ -194,7 +196,7 @@ TEST_F(ControllerHttp, NetworkObjectMatchesTheReference) {
   EXPECT_EQ(p.body["ipAssignmentPools"], want["ipAssignmentPools"]);  // untouched fields stay
 }
 
-TEST_F(ControllerHttp, MembersLifecycleWithPushesAndRevocation) {
+TEST_P(ControllerHttp, MembersLifecycleWithPushesAndRevocation) {
   create_vector_network();
   auto list = get("/controller/network/" + kNwidStr + "/member");
   ASSERT_EQ(list.status, 200);
@@ -279,7 +281,7 @@ TEST_F(ControllerHttp, MembersLifecycleWithPushesAndRevocation) {
   EXPECT_EQ(get("/controller/network").body, json::array());
 }
 
-TEST_F(ControllerHttp, BadInputIs4xxAndChangesNothing) {
+TEST_P(ControllerHttp, BadInputIs4xxAndChangesNothing) {
   create_vector_network();
   ASSERT_EQ(post("/controller/network/" + kNwidStr + "/member/8fec3e8ae4", json{{"name", "a"}}).status, 200);
   json net_before = get("/controller/network/" + kNwidStr).body;
@@ -316,14 +318,14 @@ TEST_F(ControllerHttp, BadInputIs4xxAndChangesNothing) {
   EXPECT_EQ(node_calls.load(), calls_before);  // no write happened, nothing marshalled
 }
 
-TEST_F(ControllerHttp, EmptyBodyIsAnEmptyObject) {
+TEST_P(ControllerHttp, EmptyBodyIsAnEmptyObject) {
   auto r = to_reply(cli->Post("/controller/network/" + kNwidStr, "", "application/json"));
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.body["name"], "");
   EXPECT_EQ(r.body["private"], true);
 }
 
-TEST_F(ControllerHttp, StopIsCleanAndIdempotent) {
+TEST_P(ControllerHttp, StopIsCleanAndIdempotent) {
   uint16_t port = api->port();
   api->stop();
   api->stop();
@@ -331,6 +333,9 @@ TEST_F(ControllerHttp, StopIsCleanAndIdempotent) {
   c.set_connection_timeout(1);
   EXPECT_FALSE(c.Get("/controller"));
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, ControllerHttp, ::testing::Values(Backend::Sqlite, Backend::Postgres),
+                         backend_name);
 
 TEST(ControllerHttpToken, StartRefusesAnEmptyToken) {
   MemoryControllerDb db;

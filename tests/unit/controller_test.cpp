@@ -3,6 +3,7 @@
 // SQLite and in-memory stores.
 #include <gtest/gtest.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,14 +13,20 @@
 #include <fstream>
 #include <iterator>
 #include <mutex>
+#include <thread>
+#include <atomic>
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "controller/db.hpp"
+#include "controller/db_factory.hpp"
 #include "controller/embedded_controller.hpp"
 #include "controller/objects.hpp"
+#include "controller/pg_db.hpp"
 #include "controller/sqlite_db.hpp"
 #include "proto/netconf.hpp"
 #include "proto/vl2.hpp"
+#include "support/controller_backends.hpp"
 #include "support/controller_support.hpp"
 #include "support/test_identities.hpp"
 
@@ -37,9 +44,12 @@ json strip_times(json j) {
   return j;
 }
 
-class ControllerTest : public ::testing::Test {
+class ControllerTest : public ::testing::TestWithParam<Backend> {
  protected:
+  ControllerTest() : store(open_test_db(GetParam())), db(store.db ? *store.db : fallback) {}
+
   void SetUp() override {
+    ASSERT_TRUE(store.db) << store.error;
     ctl_id = load_identity("controller.identity.secret");
     a = load_identity("nodea.identity.public");
     b = load_identity("nodeb.identity.public");
@@ -78,7 +88,9 @@ class ControllerTest : public ::testing::Test {
     request(t_config, who, 0x2000 + who.address());
   }
 
-  MemoryControllerDb db;
+  TestDb store;
+  MemoryControllerDb fallback;  // only so that `db` binds when the backend failed (SetUp fails)
+  ControllerDb& db;
   Identity ctl_id, a, b;
   std::unique_ptr<FakeSender> sender;
   std::unique_ptr<EmbeddedController> ctl;
@@ -86,9 +98,19 @@ class ControllerTest : public ::testing::Test {
 
 }  // namespace
 
+INSTANTIATE_TEST_SUITE_P(Backends, ControllerTest, ::testing::Values(Backend::Sqlite, Backend::Postgres),
+                         backend_name);
+
+namespace {
+int64_t runtime_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
 // ---- the captured session, end to end ---------------------------------------------------------
 
-TEST_F(ControllerTest, UnauthorizedGetsAccessDeniedAndIsRecorded) {
+TEST_P(ControllerTest, UnauthorizedGetsAccessDeniedAndIsRecorded) {
   request(kTsA - 5000, a, 0x1234);
   auto sent = sender->take();
   ASSERT_EQ(sent.size(), 1u);
@@ -109,7 +131,7 @@ TEST_F(ControllerTest, UnauthorizedGetsAccessDeniedAndIsRecorded) {
   EXPECT_EQ(list.body, json({{"8fec3e8ae4", 1}}));
 }
 
-TEST_F(ControllerTest, AuthorizedConfigsReproduceTheVectorsByteForByte) {
+TEST_P(ControllerTest, AuthorizedConfigsReproduceTheVectorsByteForByte) {
   join_and_authorize(a, kTsA - 5000, kTsA);
   auto sent = sender->take();
   // OK(NETWORK_CONFIG_REQUEST) and then the push caused by the member save (§10.1 step 16).
@@ -128,7 +150,7 @@ TEST_F(ControllerTest, AuthorizedConfigsReproduceTheVectorsByteForByte) {
   EXPECT_EQ(sent[0].config.serialize(), read_vector("nodeb.networkconfig.dict"));
 }
 
-TEST_F(ControllerTest, ConfigHasTheVectorValues) {
+TEST_P(ControllerTest, ConfigHasTheVectorValues) {
   join_and_authorize(a, kTsA - 5000, kTsA + 777);
   auto sent = sender->take();
   ASSERT_FALSE(sent.empty());
@@ -172,7 +194,7 @@ TEST_F(ControllerTest, ConfigHasTheVectorValues) {
   EXPECT_TRUE(c.specialists.empty());
 }
 
-TEST_F(ControllerTest, MemberRecordsMatchTheVectorMembers) {
+TEST_P(ControllerTest, MemberRecordsMatchTheVectorMembers) {
   join_and_authorize(a, kTsA - 5000, kTsA);
   join_and_authorize(b, kTsB - 5000, kTsB);
   EXPECT_EQ(strip_times(member(a)), strip_times(load_json("controller_member_nodea.json")));
@@ -183,7 +205,7 @@ TEST_F(ControllerTest, MemberRecordsMatchTheVectorMembers) {
   EXPECT_EQ(member(b)["ipAssignments"], json::array({"10.147.17.42"}));
 }
 
-TEST_F(ControllerTest, RateLimitDropsRequestsWithinOneSecond) {
+TEST_P(ControllerTest, RateLimitDropsRequestsWithinOneSecond) {
   request(1000000, a, 1);
   EXPECT_EQ(sender->take().size(), 1u);
   request(1000999, a, 2);  // dropped silently
@@ -196,7 +218,7 @@ TEST_F(ControllerTest, RateLimitDropsRequestsWithinOneSecond) {
   EXPECT_EQ(sent[0].packet_id, 4u);
 }
 
-TEST_F(ControllerTest, UnknownNetworkIsObjNotFound) {
+TEST_P(ControllerTest, UnknownNetworkIsObjNotFound) {
   uint64_t other = (kNwid & ~0xffffffULL) | 0x123456;
   request(1000, a, 9, request_metadata(), other);
   auto sent = sender->take();
@@ -206,12 +228,12 @@ TEST_F(ControllerTest, UnknownNetworkIsObjNotFound) {
   EXPECT_FALSE(db.get_member(other, a.address()).has_value());
 }
 
-TEST_F(ControllerTest, NetworksOfOtherControllersAreIgnored) {
+TEST_P(ControllerTest, NetworksOfOtherControllersAreIgnored) {
   request(1000, a, 9, request_metadata(), 0x1122334455000001ULL);
   EXPECT_TRUE(sender->take().empty());
 }
 
-TEST_F(ControllerTest, ControllerNodeItselfIsAGenuineMember) {
+TEST_P(ControllerTest, ControllerNodeItselfIsAGenuineMember) {
   // The node's own request for its own network arrives without a packet ID (0, which
   // otherwise means "push"): it is still answered, errors included.
   Identity self = *Identity::parse(ctl_id.to_string(false));
@@ -231,7 +253,7 @@ TEST_F(ControllerTest, ControllerNodeItselfIsAGenuineMember) {
   EXPECT_TRUE(sender->take().empty());
 }
 
-TEST_F(ControllerTest, IdentityMismatchIsAccessDenied) {
+TEST_P(ControllerTest, IdentityMismatchIsAccessDenied) {
   // A record pinned to another key under A's address.
   std::string forged = a.to_string();
   forged[20] = forged[20] == '0' ? '1' : '0';
@@ -254,7 +276,7 @@ TEST_F(ControllerTest, IdentityMismatchIsAccessDenied) {
   EXPECT_EQ(sent[0].code, ErrorCode::NetworkAccessDenied);
 }
 
-TEST_F(ControllerTest, DeauthorizingRevokesTheCom) {
+TEST_P(ControllerTest, DeauthorizingRevokesTheCom) {
   join_and_authorize(a, kTsA - 5000, kTsA);
   join_and_authorize(b, kTsB - 5000, kTsB);
   sender->take();
@@ -284,7 +306,7 @@ TEST_F(ControllerTest, DeauthorizingRevokesTheCom) {
   EXPECT_EQ(sent[0].code, ErrorCode::NetworkAccessDenied);
 }
 
-TEST_F(ControllerTest, OfflineMembersGetNoRevocationOrPush) {
+TEST_P(ControllerTest, OfflineMembersGetNoRevocationOrPush) {
   join_and_authorize(a, kTsA - 5000, kTsA);
   sender->take();
   int64_t late = kTsA + 120000;  // online window is < 120 s
@@ -294,7 +316,7 @@ TEST_F(ControllerTest, OfflineMembersGetNoRevocationOrPush) {
   EXPECT_TRUE(ctl->online_members(late, kNwid).empty());
 }
 
-TEST_F(ControllerTest, NetworkChangePushesToOnlineMembers) {
+TEST_P(ControllerTest, NetworkChangePushesToOnlineMembers) {
   join_and_authorize(a, kTsA - 5000, kTsA);
   join_and_authorize(b, kTsB - 5000, kTsB);
   sender->take();
@@ -321,7 +343,7 @@ TEST_F(ControllerTest, NetworkChangePushesToOnlineMembers) {
   EXPECT_TRUE(sender->take().empty());
 }
 
-TEST_F(ControllerTest, DeletingTheNetworkRevokesEveryMember) {
+TEST_P(ControllerTest, DeletingTheNetworkRevokesEveryMember) {
   join_and_authorize(a, kTsA - 5000, kTsA);
   join_and_authorize(b, kTsB - 5000, kTsB);
   sender->take();
@@ -343,7 +365,7 @@ TEST_F(ControllerTest, DeletingTheNetworkRevokesEveryMember) {
   EXPECT_EQ(ctl->get_network(kNwid).status, 404);
 }
 
-TEST_F(ControllerTest, PublicNetworkAutoAuthorizes) {
+TEST_P(ControllerTest, PublicNetworkAutoAuthorizes) {
   ASSERT_EQ(ctl->write_network(1000, kNwid, {{"private", false}}).status, 200);
   request(5000, a, 5);
   auto sent = sender->take();
@@ -364,7 +386,7 @@ TEST_F(ControllerTest, PublicNetworkAutoAuthorizes) {
   EXPECT_EQ(sent[0].kind, FakeSender::Sent::Kind::Config);
 }
 
-TEST_F(ControllerTest, AuthTokensAuthorize) {
+TEST_P(ControllerTest, AuthTokensAuthorize) {
   ASSERT_EQ(ctl->write_network(1000, kNwid, {{"authTokens", {{"good", 0}, {"expired", 4000}}}}).status, 200);
   request(5000, a, 1, request_metadata(true, "a", "token:expired"));
   auto sent = sender->take();
@@ -378,7 +400,7 @@ TEST_F(ControllerTest, AuthTokensAuthorize) {
   EXPECT_EQ(member(a)["lastAuthorizedCredential"], "good");
 }
 
-TEST_F(ControllerTest, DefaultAuthTokensValueIsNotAnError) {
+TEST_P(ControllerTest, DefaultAuthTokensValueIsNotAnError) {
   // The reference's default authTokens is [null]; it throws there (no reply at all).
   request(5000, a, 1, request_metadata(true, "a", "token:whatever"));
   auto sent = sender->take();
@@ -386,7 +408,7 @@ TEST_F(ControllerTest, DefaultAuthTokensValueIsNotAnError) {
   EXPECT_EQ(sent[0].code, ErrorCode::NetworkAccessDenied);
 }
 
-TEST_F(ControllerTest, RulesCapabilitiesAndTags) {
+TEST_P(ControllerTest, RulesCapabilitiesAndTags) {
   json rules = json::array({
       {{"type", "MATCH_ETHERTYPE"}, {"not", true}, {"or", false}, {"etherType", 0x0800}},
       {{"type", "MATCH_IPV4_DEST"}, {"or", true}, {"ip", "10.0.0.0/8"}},
@@ -472,7 +494,7 @@ TEST_F(ControllerTest, RulesCapabilitiesAndTags) {
   EXPECT_EQ(db.get_member(kNwid, n.address()).value()["capabilities"], json::array({7}));
 }
 
-TEST_F(ControllerTest, WithoutRulesEngineRevisionOnlyAccept) {
+TEST_P(ControllerTest, WithoutRulesEngineRevisionOnlyAccept) {
   ASSERT_EQ(ctl->write_network(1000, kNwid, {{"rules", {{{"type", "ACTION_DROP"}}}},
                                                {"tags", {{{"id", 1}, {"default", 2}}}}}).status, 200);
   ASSERT_EQ(ctl->write_member(1000, kNwid, a.address(), {{"authorized", true}}).status, 200);
@@ -485,7 +507,7 @@ TEST_F(ControllerTest, WithoutRulesEngineRevisionOnlyAccept) {
   EXPECT_EQ(member(a)["tags"], json::array());
 }
 
-TEST_F(ControllerTest, ActiveBridgesAreSpecialists) {
+TEST_P(ControllerTest, ActiveBridgesAreSpecialists) {
   ASSERT_EQ(ctl->write_member(1000, kNwid, b.address(), {{"activeBridge", true}}).status, 200);  // unauthorized
   ASSERT_EQ(ctl->write_member(1000, kNwid, a.address(), {{"authorized", true}}).status, 200);
   request(5000, a, 1);
@@ -495,7 +517,7 @@ TEST_F(ControllerTest, ActiveBridgesAreSpecialists) {
   EXPECT_EQ(c.specialists, std::vector<uint64_t>{b.address() | NetworkConfig::kSpecialistActiveBridge});
 }
 
-TEST_F(ControllerTest, ExplicitIpsRoutesAndNoAutoAssign) {
+TEST_P(ControllerTest, ExplicitIpsRoutesAndNoAutoAssign) {
   ASSERT_EQ(ctl->write_network(1000, kNwid,
                                {{"routes", {{{"target", "10.147.17.0/24"}, {"via", nullptr}},
                                             {{"target", "10.147.0.0/16"}, {"via", "10.147.17.1"}},
@@ -537,7 +559,7 @@ TEST_F(ControllerTest, ExplicitIpsRoutesAndNoAutoAssign) {
   EXPECT_EQ(c.static_ips.size(), 4u);
 }
 
-TEST_F(ControllerTest, Ipv6PoolAssignsNodeAddressFirst) {
+TEST_P(ControllerTest, Ipv6PoolAssignsNodeAddressFirst) {
   ASSERT_EQ(ctl->write_network(1000, kNwid,
                                {{"routes", {{{"target", "fd12:3456:789a::/48"}}}},
                                 {"ipAssignmentPools",
@@ -557,7 +579,7 @@ TEST_F(ControllerTest, Ipv6PoolAssignsNodeAddressFirst) {
   EXPECT_EQ(member(a)["ipAssignments"], json::array({"fd12:3456:789a::8f:ec3e:8ae4"}));
 }
 
-TEST_F(ControllerTest, Ipv4PoolSkipsAllocatedAddresses) {
+TEST_P(ControllerTest, Ipv4PoolSkipsAllocatedAddresses) {
   // Someone already holds A's first candidate (.14): the counter moves on to .15.
   ASSERT_EQ(ctl->write_member(1000, kNwid, b.address(), {{"ipAssignments", {"10.147.17.14"}}}).status, 200);
   ASSERT_EQ(ctl->write_member(1000, kNwid, a.address(), {{"authorized", true}}).status, 200);
@@ -565,7 +587,7 @@ TEST_F(ControllerTest, Ipv4PoolSkipsAllocatedAddresses) {
   EXPECT_EQ(member(a)["ipAssignments"], json::array({"10.147.17.15"}));
 }
 
-TEST_F(ControllerTest, DnsAndTraceAndLimits) {
+TEST_P(ControllerTest, DnsAndTraceAndLimits) {
   ASSERT_EQ(ctl->write_network(1000, kNwid,
                                {{"dns", {{"domain", "lab.example"}, {"servers", {"10.147.17.1", "fd00::53"}}}},
                                 {"remoteTraceTarget", "765ad94991"},
@@ -590,7 +612,7 @@ TEST_F(ControllerTest, DnsAndTraceAndLimits) {
   EXPECT_EQ(c.flags & NetworkConfig::kFlagEnableBroadcast, 0u);
 }
 
-TEST_F(ControllerTest, CertificateTimeoutWindowIsClamped) {
+TEST_P(ControllerTest, CertificateTimeoutWindowIsClamped) {
   json n = *db.get_network(kNwid);
   n["certificateTimeoutWindowSize"] = 10;
   ASSERT_TRUE(db.put_network(n));
@@ -603,7 +625,7 @@ TEST_F(ControllerTest, CertificateTimeoutWindowIsClamped) {
   EXPECT_EQ(c.com->max_delta(), 300000u);
 }
 
-TEST_F(ControllerTest, SsoNetworkRequiresAuthentication) {
+TEST_P(ControllerTest, SsoNetworkRequiresAuthentication) {
   json n = *db.get_network(kNwid);
   n["ssoEnabled"] = true;
   ASSERT_TRUE(db.put_network(n));
@@ -625,7 +647,7 @@ TEST_F(ControllerTest, SsoNetworkRequiresAuthentication) {
   EXPECT_EQ(c.authentication_expiry_time, 100000);
 }
 
-TEST_F(ControllerTest, ManagementRejectsBadInputWithoutChanges) {
+TEST_P(ControllerTest, ManagementRejectsBadInputWithoutChanges) {
   json before = *db.get_network(kNwid);
   // Fields of a bad type or value are read leniently (controller_lenient_test.cpp); only a
   // body that is not an object is refused.
@@ -649,7 +671,7 @@ TEST_F(ControllerTest, ManagementRejectsBadInputWithoutChanges) {
   EXPECT_EQ(ctl->get_member(kNwid, b.address()).status, 404);
 }
 
-TEST_F(ControllerTest, ManagementNormalizesAndCreates) {
+TEST_P(ControllerTest, ManagementNormalizesAndCreates) {
   auto r = ctl->create_network(5000, {{"name", "fresh"}});
   ASSERT_EQ(r.status, 200);
   std::string id = r.body["id"];
@@ -771,6 +793,24 @@ void exercise_db(ControllerDb& d) {
   EXPECT_EQ(all[0]["address"], "1111111111");
   EXPECT_FALSE(d.put_member(json{{"nwid", "zz"}}));
   EXPECT_FALSE(d.put_network(json::object()));
+  // What the config builder asks instead of members_of().
+  json m3 = *d.get_member(kNwid, 0x2222222222ULL);
+  m3["activeBridge"] = true;
+  m3["ipAssignments"] = json::array({"10.0.0.5", "fd00::7"});
+  m3["tags"] = json::array({json::array({7, 1})});
+  m3["capabilities"] = json::array({3});
+  ASSERT_TRUE(d.put_member(m3));
+  EXPECT_EQ(d.active_bridges(kNwid), std::vector<Address>{0x2222222222ULL});
+  auto ips = d.assigned_ips(kNwid);
+  EXPECT_EQ(ips.size(), 2u);
+  EXPECT_TRUE(ips.count(*parse_ip("10.0.0.5")));
+  EXPECT_TRUE(ips.count(*parse_ip("fd00::7")));
+  m3["ipAssignments"] = json::array({"10.0.0.6"});
+  ASSERT_TRUE(d.put_member(m3));
+  EXPECT_EQ(d.assigned_ips(kNwid), (std::set<InetAddress>{*parse_ip("10.0.0.6")}));
+  m3["activeBridge"] = false;
+  ASSERT_TRUE(d.put_member(m3));
+  EXPECT_TRUE(d.active_bridges(kNwid).empty());
 }
 
 }  // namespace
@@ -823,6 +863,33 @@ TEST(ControllerDb, SqliteBackendContractAndReopen) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(ControllerDb, SqliteMigratesVersion1Files) {
+  std::string dir = temp_dir();
+  {
+    auto d = SqliteControllerDb::open_home(dir);
+    ASSERT_TRUE(d) << d.error();
+    json m = json::object();
+    init_member(m, kNwid, 0x3333333333ULL, 100, true);
+    m["activeBridge"] = true;
+    ASSERT_TRUE((*d)->put_member(m));
+  }
+  {
+    // Turn the file back into a version-1 file (no active_bridge column).
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open((dir + "/controller.db").c_str(), &raw), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(raw,
+                           "DROP INDEX member_active_bridge; ALTER TABLE member DROP COLUMN active_bridge;"
+                           "PRAGMA user_version=1",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  auto d = SqliteControllerDb::open_home(dir);
+  ASSERT_TRUE(d) << d.error();
+  EXPECT_EQ((*d)->active_bridges(kNwid), std::vector<Address>{0x3333333333ULL});
+  std::filesystem::remove_all(dir);
+}
+
 TEST(ControllerDb, SqliteControllerSurvivesRestart) {
   std::string dir = temp_dir();
   Identity ctl_id = load_identity("controller.identity.secret");
@@ -865,4 +932,291 @@ TEST(ControllerDb, SqliteControllerSurvivesRestart) {
     EXPECT_EQ(again[0].config.serialize(), read_vector("nodea.networkconfig.dict"));
   }
   std::filesystem::remove_all(dir);
+}
+
+// ---- PostgreSQL backend -----------------------------------------------------------------------
+
+namespace {
+
+// First cell of a query on `url` ("" on error or no rows).
+std::string pg_value(const std::string& url, const std::string& sql) {
+  PGconn* c = PQconnectdb(url.c_str());
+  std::string out;
+  if (PQstatus(c) == CONNECTION_OK) {
+    PGresult* r = PQexec(c, sql.c_str());
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0) out = PQgetvalue(r, 0, 0);
+    PQclear(r);
+  }
+  PQfinish(c);
+  return out;
+}
+
+}  // namespace
+
+TEST(ControllerDb, PostgresBackendContractSchemaAndReopen) {
+  std::string error;
+  std::string url = pg_fresh_database(&error);
+  ASSERT_FALSE(url.empty()) << error;
+  {
+    auto d = PgControllerDb::open(url);
+    ASSERT_TRUE(d) << d.error();
+    EXPECT_EQ((*d)->schema_version(), PgControllerDb::kSchemaVersion);
+    EXPECT_TRUE((*d)->shared());
+    exercise_db(**d);
+  }
+  // A real schema: the record's parts are rows of their own.
+  EXPECT_EQ(pg_value(url, "SELECT count(*) FROM schema_version"), std::to_string(PgControllerDb::kSchemaVersion));
+  EXPECT_EQ(pg_value(url, "SELECT revision FROM network"), "2");
+  EXPECT_EQ(pg_value(url, "SELECT controller FROM network"), "d5a72ff358");
+  EXPECT_EQ(pg_value(url, "SELECT authorized FROM member WHERE address = '1111111111'"), "t");
+  EXPECT_EQ(pg_value(url, "SELECT string_agg(ip, ',') FROM member_ip"), "10.0.0.6");
+  EXPECT_EQ(pg_value(url, "SELECT tag_id || '=' || value FROM member_tag"), "7=1");
+  EXPECT_EQ(pg_value(url, "SELECT capability_id FROM member_capability"), "3");
+  {
+    auto d = PgControllerDb::open(url);  // reopening migrates nothing and keeps everything
+    ASSERT_TRUE(d) << d.error();
+    auto n = (*d)->get_network(kNwid);
+    ASSERT_TRUE(n.has_value());
+    EXPECT_EQ((*n)["name"], "x");
+    EXPECT_EQ((*n)["revision"], 2);
+    EXPECT_EQ((*d)->get_member(kNwid, 0x1111111111ULL).value()["authorized"], true);
+    auto del = (*d)->delete_member(kNwid, 0x2222222222ULL);
+    ASSERT_TRUE(del);
+    EXPECT_TRUE(del->has_value());
+    EXPECT_EQ(pg_value(url, "SELECT count(*) FROM member_ip"), "0");  // cascaded
+    auto deln = (*d)->delete_network(kNwid);
+    ASSERT_TRUE(deln);
+    EXPECT_TRUE(deln->has_value());
+    EXPECT_TRUE((*d)->members_of(kNwid).empty());
+    EXPECT_TRUE((*d)->list_networks().empty());
+    auto again = (*d)->delete_network(kNwid);
+    ASSERT_TRUE(again);
+    EXPECT_FALSE(again->has_value());
+  }
+  EXPECT_EQ(pg_value(url, "SELECT count(*) FROM schema_version"), std::to_string(PgControllerDb::kSchemaVersion));
+  // A newer schema is refused.
+  ASSERT_EQ(pg_exec(url, "INSERT INTO schema_version(version) VALUES(99)"), "");
+  auto d = PgControllerDb::open(url);
+  ASSERT_FALSE(d);
+  EXPECT_NE(d.error().find("newer"), std::string::npos) << d.error();
+  // No server: an error, not a hang or a crash; the message carries no password.
+  auto bad = PgControllerDb::open("postgresql://u:sekrit@127.0.0.1:1/none?connect_timeout=2");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().find("sekrit"), std::string::npos);
+}
+
+TEST(ControllerDb, PostgresMigratesFromVersion1) {
+  std::string error;
+  std::string url = pg_fresh_database(&error);
+  ASSERT_FALSE(url.empty()) << error;
+  {
+    auto d = PgControllerDb::open(url);
+    ASSERT_TRUE(d) << d.error();
+  }
+  // Roll back to a version-1 database, then open: migration 2 runs again, once.
+  ASSERT_EQ(pg_exec(url, "DROP TABLE member_status; DELETE FROM schema_version WHERE version = 2"), "");
+  auto d = PgControllerDb::open(url);
+  ASSERT_TRUE(d) << d.error();
+  EXPECT_EQ((*d)->schema_version(), 2);
+  EXPECT_EQ(pg_value(url, "SELECT count(*) FROM member_status"), "0");
+}
+
+TEST(ControllerDb, PostgresLastSeenIsBatched) {
+  std::string error;
+  std::string url = pg_fresh_database(&error);
+  ASSERT_FALSE(url.empty()) << error;
+  auto d = PgControllerDb::open(url);
+  ASSERT_TRUE(d) << d.error();
+  Identity ctl_id = load_identity("controller.identity.secret");
+  Identity a = load_identity("nodea.identity.public");
+  FakeSender sender(ctl_id);
+  ControllerOptions o;
+  o.seen_flush_ms = 5000;
+  EmbeddedController ctl(**d, o);
+  ctl.attach(&sender);
+  ASSERT_TRUE((*d)->put_network(load_json("controller_network.json")));
+  ctl.on_timer(5000);  // a flush point (nothing to write)
+  for (int i = 0; i < 3; ++i) {
+    core::ConfigRequest r;
+    r.nwid = kNwid;
+    r.requester = a;
+    r.metadata = request_metadata();
+    r.packet_id = 1 + i;
+    r.from = InetAddress::parse("192.0.2.7/9993");
+    ctl.on_request(6000 + i * 1500, r);  // three genuine requests (past the rate limit)
+  }
+  ctl.on_timer(9500);  // within the flush interval: nothing written yet
+  EXPECT_EQ(pg_value(url, "SELECT count(*) FROM member_status"), "0");
+  ctl.on_timer(10100);  // one batched write, the latest request
+  EXPECT_EQ(pg_value(url, "SELECT last_seen FROM member_status WHERE address = '" + address_to_string(a.address()) + "'"),
+            "9000");
+  EXPECT_EQ(pg_value(url, "SELECT count(*) FROM member_status"), "1");
+  EXPECT_EQ(pg_value(url, "SELECT metadata FROM member_status"), "");  // unauthorized: no metadata
+  EXPECT_EQ(pg_value(url, "SELECT physical FROM member_status"), "192.0.2.7/9993");
+}
+
+// Scale-out: two controller processes (here: two Db connections + controllers) on one
+// database. A change through B reaches A's online member at once, through NOTIFY.
+TEST(ControllerDb, PostgresChangeThroughAnotherProcessIsPushedByTheOwner) {
+  std::string error;
+  std::string url = pg_fresh_database(&error);
+  ASSERT_FALSE(url.empty()) << error;
+  auto da = PgControllerDb::open(url);
+  auto db = PgControllerDb::open(url);
+  ASSERT_TRUE(da) << da.error();
+  ASSERT_TRUE(db) << db.error();
+  Identity ctl_id = load_identity("controller.identity.secret");
+  Identity other = load_identity("nodeb.identity.secret");  // process B's controller identity
+  Identity a = load_identity("nodea.identity.public");
+  FakeSender sa(ctl_id), sb(other);
+  EmbeddedController ca(**da), cb(**db);
+  ca.attach(&sa);
+  cb.attach(&sb);
+  std::mutex node_a;  // A's "node thread"
+  std::atomic<int> changes{0};
+  (*da)->set_change_listener([&](const DbChange& c) {
+    if (!ca.apply_external_change(c)) return;
+    std::lock_guard lk(node_a);
+    ca.process_pending(kTsA + 100);
+    ++changes;
+  });
+  ASSERT_TRUE((*da)->put_network(load_json("controller_network.json")));
+  // a is authorized and asks A: it has its config and is online at A.
+  ASSERT_EQ(ca.write_member(kTsA - 10, kNwid, a.address(), {{"authorized", true}}).status, 200);
+  core::ConfigRequest r;
+  r.nwid = kNwid;
+  r.requester = a;
+  r.metadata = request_metadata();
+  r.packet_id = 1;
+  {
+    std::lock_guard lk(node_a);
+    ca.on_request(kTsA, r);
+  }
+  auto first = sa.take();
+  ASSERT_GE(first.size(), 1u);
+  EXPECT_EQ(first[0].kind, FakeSender::Sent::Kind::Config);
+  // B may change A's existing network, but creates none for A.
+  EXPECT_EQ(cb.write_network(kTsA, 0xd5a72ff358000123ULL, {}).status, 400);
+  // B gives a an address; A pushes a's config without a new request from a.
+  int64_t t0 = runtime_now();
+  auto w = cb.write_member(kTsA + 50, kNwid, a.address(), {{"ipAssignments", {"10.147.17.99"}}});
+  ASSERT_EQ(w.status, 200) << w.body.dump();
+  std::vector<FakeSender::Sent> got;
+  while (runtime_now() - t0 < 5000) {
+    for (auto& s : sa.take()) got.push_back(s);
+    if (!got.empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  int64_t took = runtime_now() - t0;
+  ASSERT_FALSE(got.empty()) << "no push from A";
+  EXPECT_LT(took, 1000);
+  EXPECT_EQ(got[0].kind, FakeSender::Sent::Kind::Config);
+  EXPECT_EQ(got[0].dest, a.address());
+  EXPECT_EQ(got[0].packet_id, 0u);  // a push
+  bool has_ip = false;
+  for (const auto& ip : decode(got[0].config).static_ips) has_ip = has_ip || ip.ip_string() == "10.147.17.99";
+  EXPECT_TRUE(has_ip);
+  EXPECT_TRUE(sb.take().empty());    // B does not own the network: it sends nothing
+  // B changes the network: A pushes again; B deauthorizes: A revokes.
+  ASSERT_EQ(cb.write_network(kTsA + 60, kNwid, {{"name", "renamed"}}).status, 200);
+  ASSERT_EQ(cb.write_member(kTsA + 70, kNwid, a.address(), {{"authorized", false}}).status, 200);
+  bool renamed = false, revoked = false;
+  t0 = runtime_now();
+  while (runtime_now() - t0 < 5000 && !(renamed && revoked)) {
+    for (auto& s : sa.take()) {
+      if (s.kind == FakeSender::Sent::Kind::Config && decode(s.config).name == "renamed") renamed = true;
+      if (s.kind == FakeSender::Sent::Kind::Revocation && s.rev.target == a.address()) revoked = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(renamed);
+  EXPECT_TRUE(revoked);
+  ASSERT_EQ(cb.write_member(kTsA + 80, kNwid, a.address(), {{"authorized", true}}).status, 200);
+  (*da)->set_change_listener(nullptr);
+  EXPECT_GE(changes.load(), 3);
+
+  // A restarts: its online members come back from member_status (the last-seen batch carries
+  // the request metadata), so B's next change is pushed at once, before a asks again.
+  ca.flush_seen();
+  auto da2 = PgControllerDb::open(url);
+  ASSERT_TRUE(da2) << da2.error();
+  FakeSender sa2(ctl_id);
+  EmbeddedController ca2(**da2);
+  ca2.attach(&sa2);
+  ca2.on_timer(kTsA + 1000);
+  EXPECT_EQ(ca2.online_members(kTsA + 1000, kNwid), std::vector<Address>{a.address()});
+  (*da2)->set_change_listener([&](const DbChange& c) {
+    if (!ca2.apply_external_change(c)) return;
+    std::lock_guard lk(node_a);
+    ca2.process_pending(kTsA + 1100);
+  });
+  ASSERT_EQ(cb.write_network(kTsA + 1050, kNwid, {{"name", "after-restart"}}).status, 200);
+  bool pushed = false;
+  t0 = runtime_now();
+  while (runtime_now() - t0 < 5000 && !pushed) {
+    for (auto& s : sa2.take())
+      if (s.kind == FakeSender::Sent::Kind::Config && s.dest == a.address() && decode(s.config).name == "after-restart")
+        pushed = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(pushed);
+  (*da2)->set_change_listener(nullptr);
+}
+
+TEST(ControllerDb, FactoryPicksTheBackendAndHidesPasswords) {
+  EXPECT_TRUE(is_postgres_url("postgresql://u@h/db"));
+  EXPECT_TRUE(is_postgres_url("postgres://u@h/db"));
+  EXPECT_FALSE(is_postgres_url("/var/lib/ztc/controller.db"));
+  std::string dir = temp_dir();
+  auto sq = open_db(dir + "/c.db");
+  ASSERT_TRUE(sq) << sq.error();
+  EXPECT_FALSE((*sq)->shared());
+  EXPECT_NE(dynamic_cast<SqliteControllerDb*>(sq->get()), nullptr);
+  std::string error;
+  std::string url = pg_fresh_database(&error);
+  ASSERT_FALSE(url.empty()) << error;
+  auto pg = open_db(url);
+  ASSERT_TRUE(pg) << pg.error();
+  EXPECT_TRUE((*pg)->shared());
+  EXPECT_NE(dynamic_cast<PgControllerDb*>(pg->get()), nullptr);
+  auto bad = open_db("postgresql://u:hunter2@127.0.0.1:1/x?connect_timeout=2");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().find("hunter2"), std::string::npos) << bad.error();
+  EXPECT_FALSE(open_db(""));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ControllerDb, PostgresLostConnectionIsNoAnswerThenReconnects) {
+  std::string error;
+  std::string url = pg_fresh_database(&error);
+  ASSERT_FALSE(url.empty()) << error;
+  auto d = PgControllerDb::open(url);
+  ASSERT_TRUE(d) << d.error();
+  Identity ctl_id = load_identity("controller.identity.secret");
+  Identity a = load_identity("nodea.identity.public");
+  FakeSender sender(ctl_id);
+  EmbeddedController ctl(**d);
+  ctl.attach(&sender);
+  ASSERT_TRUE((*d)->put_network(load_json("controller_network.json")));
+  ASSERT_EQ(ctl.write_member(kTsA - 10, kNwid, a.address(), {{"authorized", true}}).status, 200);
+  // The server drops our query connection (as on a server restart).
+  ASSERT_EQ(pg_exec(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                         "AND pid <> pg_backend_pid() AND query NOT LIKE 'LISTEN%'"),
+            "");
+  core::ConfigRequest r;
+  r.nwid = kNwid;
+  r.requester = a;
+  r.metadata = request_metadata();
+  r.packet_id = 1;
+  ctl.on_request(kTsA, r);
+  // No OBJ_NOT_FOUND / ACCESS_DENIED for a storage failure: nothing at all.
+  EXPECT_TRUE(sender.take().empty());
+  EXPECT_FALSE((*d)->last_error().empty());
+  // The next request (after the rate limit) reconnects and is answered.
+  r.packet_id = 2;
+  ctl.on_request(kTsA + 2000, r);
+  auto sent = sender.take();
+  ASSERT_GE(sent.size(), 1u);
+  EXPECT_EQ(sent[0].kind, FakeSender::Sent::Kind::Config);
+  EXPECT_TRUE((*d)->ready());
 }
