@@ -13,9 +13,10 @@ member objects ({"authorized":"true"}, {"activeBridge":"false"}, {"name":...},
 
 The controller's command line comes from ZTCORE_CONTROLLER_ARGS (shell words; "{home}" is
 replaced by a fresh temporary directory, "{planet}" by the planet of a root the test starts on
-127.0.0.1, so that /peer has an entry), default:
+127.0.0.1, so that /peer has an entry, "{pg}" by the URL of a throwaway PostgreSQL server the
+test starts with tests/support/pg_server.sh and removes at the end), default:
     controller --home {home} --port 0 --bind 127.0.0.1 --http 127.0.0.1:0 --planet {planet}
-so a PostgreSQL variant only adds `--db postgresql://...`. The binary is ZTCORE_BIN (ctest sets
+so the PostgreSQL variant (ctest controller_api_ztncui_pg) only adds `--db {pg}`. The binary is ZTCORE_BIN (ctest sets
 it), else build/ztcore of this checkout.
 """
 
@@ -53,7 +54,18 @@ class Controller:
         planet = os.path.join(self.tmp.name, "planet")
         if any("{planet}" in w for w in words):
             self.start_root(planet)
-        args = [w.replace("{home}", home).replace("{planet}", planet) for w in words]
+        self.pg_dir = None
+        pg_url = ""
+        if any("{pg}" in w for w in words):
+            # Not inside self.tmp (0700, root's): the server runs as user postgres.
+            self.pg_dir = "/tmp/ztncui-pg-%d-%s" % (os.getpid(), os.path.basename(self.tmp.name))
+            r = subprocess.run(["bash", os.path.join(HERE, "..", "support", "pg_server.sh"), "start",
+                                self.pg_dir, str(os.getpid())], capture_output=True, text=True, timeout=60)
+            if r.returncode != 0:
+                self.pg_dir = None
+                pytest.fail("cannot start a PostgreSQL server: " + r.stderr)
+            pg_url = r.stdout.strip()
+        args = [w.replace("{home}", home).replace("{planet}", planet).replace("{pg}", pg_url) for w in words]
         self.out_path = os.path.join(self.tmp.name, "out")
         self.err_path = os.path.join(self.tmp.name, "err")
         self.proc = subprocess.Popen([ztcore_bin()] + args, stdout=open(self.out_path, "w"),
@@ -105,6 +117,9 @@ class Controller:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+        if self.pg_dir:
+            subprocess.run(["bash", os.path.join(HERE, "..", "support", "pg_server.sh"), "stop", self.pg_dir],
+                           capture_output=True, timeout=60)
         self.tmp.cleanup()
 
     def call(self, method, path, body=None, token=True, raw=None):
