@@ -310,12 +310,32 @@ TEST_P(ControllerHttp, BadInputIs4xxAndChangesNothing) {
   check(get("/elsewhere"), 404, "outside the API");
   check(del("/controller/network"), 405, "delete the list");
   check(post("/controller", json::object()), 405, "post status");
+  // A body over the 1 MiB cap: refused before it is parsed.
+  check(post("/controller/network/" + kNwidStr, "{\"name\":\"" + std::string(1100 * 1024, 'x') + "\"}"), 413,
+        "huge body");
 
   EXPECT_EQ(get("/controller/network/" + kNwidStr).body, net_before);
   EXPECT_EQ(get("/controller/network/" + kNwidStr + "/member/8fec3e8ae4").body, mem_before);
   EXPECT_EQ(get("/controller/network").body, json::array({kNwidStr}));
   EXPECT_FALSE(db->get_member(kNwid, 0x1122334455ULL).has_value());
   EXPECT_EQ(node_calls.load(), calls_before);  // no write happened, nothing marshalled
+}
+
+// Names and other strings that look like SQL are data on every backend: stored and read back
+// verbatim, nothing else touched.
+TEST_P(ControllerHttp, SqlLookingStringsAreJustData) {
+  create_vector_network();
+  const std::string nasty = "x'); DROP TABLE member; --\" OR 1=1; \\ $$ ; DELETE FROM network";
+  const std::string mpath = "/controller/network/" + kNwidStr + "/member/8fec3e8ae4";
+  ASSERT_EQ(post("/controller/network/" + kNwidStr, json{{"name", nasty}}).status, 200);
+  ASSERT_EQ(post(mpath, json{{"name", nasty + " member"}, {"authorized", true}}).status, 200);
+  EXPECT_EQ(get("/controller/network/" + kNwidStr).body["name"], nasty);
+  EXPECT_EQ(get(mpath).body["name"], nasty + " member");
+  EXPECT_EQ(get("/controller/network").body, json::array({kNwidStr}));
+  // A path segment that looks like SQL is not an address.
+  EXPECT_EQ(get("/controller/network/" + kNwidStr + "/member/1'%20OR%201=1").status, 400);
+  EXPECT_EQ(db->get_network(kNwid)->at("name"), nasty);
+  EXPECT_EQ(db->members_of(kNwid).size(), 1u);
 }
 
 TEST_P(ControllerHttp, EmptyBodyIsAnEmptyObject) {
