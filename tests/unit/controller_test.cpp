@@ -1117,19 +1117,25 @@ TEST(ControllerDb, PostgresChangeThroughAnotherProcessIsPushedByTheOwner) {
   for (const auto& ip : decode(got[0].config).static_ips) has_ip = has_ip || ip.ip_string() == "10.147.17.99";
   EXPECT_TRUE(has_ip);
   EXPECT_TRUE(sb.take().empty());    // B does not own the network: it sends nothing
-  // B changes the network: A pushes again; B deauthorizes: A revokes.
-  ASSERT_EQ(cb.write_network(kTsA + 60, kNwid, {{"name", "renamed"}}).status, 200);
-  ASSERT_EQ(cb.write_member(kTsA + 70, kNwid, a.address(), {{"authorized", false}}).status, 200);
+  // B changes the network: A pushes again; then B deauthorizes: A revokes. (One after the
+  // other: if both notifications reach A together, the member is already deauthorized when A
+  // looks, and a config push would be wrong.)
   bool renamed = false, revoked = false;
-  t0 = runtime_now();
-  while (runtime_now() - t0 < 5000 && !(renamed && revoked)) {
-    for (auto& s : sa.take()) {
-      if (s.kind == FakeSender::Sent::Kind::Config && decode(s.config).name == "renamed") renamed = true;
-      if (s.kind == FakeSender::Sent::Kind::Revocation && s.rev.target == a.address()) revoked = true;
+  auto watch = [&](bool& flag) {
+    int64_t t = runtime_now();
+    while (runtime_now() - t < 5000 && !flag) {
+      for (auto& s : sa.take()) {
+        if (s.kind == FakeSender::Sent::Kind::Config && decode(s.config).name == "renamed") renamed = true;
+        if (s.kind == FakeSender::Sent::Kind::Revocation && s.rev.target == a.address()) revoked = true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  };
+  ASSERT_EQ(cb.write_network(kTsA + 60, kNwid, {{"name", "renamed"}}).status, 200);
+  watch(renamed);
   EXPECT_TRUE(renamed);
+  ASSERT_EQ(cb.write_member(kTsA + 70, kNwid, a.address(), {{"authorized", false}}).status, 200);
+  watch(revoked);
   EXPECT_TRUE(revoked);
   ASSERT_EQ(cb.write_member(kTsA + 80, kNwid, a.address(), {{"authorized", true}}).status, 200);
   (*da)->set_change_listener(nullptr);

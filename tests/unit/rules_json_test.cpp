@@ -175,7 +175,13 @@ TEST(RuleJson, IntegerRangeKeepsTheReadersSpan) {
   EXPECT_EQ(dflt->int_bits(), 1u);
   EXPECT_FALSE(parse(R"({"type":"INTEGER_RANGE","bits":0})", RuleJsonTypes::All));
   EXPECT_FALSE(parse(R"({"type":"INTEGER_RANGE","bits":65})", RuleJsonTypes::All));
-  EXPECT_FALSE(parse(R"({"type":"INTEGER_RANGE","little":1})", RuleJsonTypes::All));
+  // "little" is a boolean read the reference's way (a number > 0 is true, a string t/T/1).
+  auto little = parse(R"({"type":"INTEGER_RANGE","little":1})", RuleJsonTypes::All);
+  ASSERT_TRUE(little) << little.error();
+  EXPECT_EQ(rule_to_json(*little)["little"], true);
+  auto big = parse(R"({"type":"INTEGER_RANGE","little":"false"})", RuleJsonTypes::All);
+  ASSERT_TRUE(big) << big.error();
+  EXPECT_EQ(rule_to_json(*big)["little"], false);
   auto ref = parse(R"({"type":"INTEGER_RANGE"})");
   ASSERT_FALSE(ref);
   EXPECT_EQ(ref.error(), "rule.type: unsupported rule type 'INTEGER_RANGE'");
