@@ -27,10 +27,12 @@ setup() {
   # our root (makes the planet naming 192.168.77.1/29993) and controller, in zta
   ip netns exec zta nice -n 19 $B root --home $D/root --port 29993 --bind 192.168.77.1 \
       --planet-out $D/planet --verbose > $D/root.log 2>&1 & echo $! > $D/root.pid
-  sleep 5
+  # wait for what each step needs instead of fixed sleeps (identity generation is slow on a
+  # loaded machine)
+  for i in $(seq 120); do [ -s $D/planet ] && grep -q started $D/root.log && break; sleep 0.5; done
   ip netns exec zta nice -n 19 $B controller --home $D/ctl --port 29990 --bind 192.168.77.1 \
       --planet $D/planet --http 127.0.0.1:29900 > $D/ctl.log 2>&1 & echo $! > $D/ctl.pid
-  sleep 5
+  for i in $(seq 120); do grep -q '^controller' $D/ctl.log && [ -s $D/ctl/authtoken.secret ] && break; sleep 0.5; done
   CTL=$(awk '/^controller/{print $2}' $D/ctl.log); T=$(cat $D/ctl/authtoken.secret)
   ip netns exec zta curl -s -X POST -H "X-ZT1-Auth: $T" -d '{"name":"interop","private":true,
      "v4AssignMode":{"zt":true},"v6AssignMode":{"rfc4193":true,"zt":true,"6plane":false},
