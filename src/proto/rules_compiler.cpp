@@ -28,6 +28,10 @@ namespace {
 using json = nlohmann::json;
 
 constexpr int kMaxMacroDepth = 32;
+// Bounds on what macro expansion may produce (macros including others several times grow
+// exponentially): rules in one list and macro inclusions in the whole text.
+constexpr size_t kMaxOutputRules = 16384;
+constexpr size_t kMaxIncludes = 16384;
 
 const std::set<std::string, std::less<>> kOpenBlock = {"macro", "tag",      "cap",   "drop",     "accept",
                                                        "tee",   "watch",    "redirect", "break", "priority"};
@@ -255,6 +259,7 @@ class Compiler {
   std::map<std::string, Macro> macros;
   std::vector<std::pair<std::string, Tag>> tags;  // definition order
   std::vector<Cap> caps;
+  size_t includes = 0;
 
   const Tag* find_tag(const std::string& n) const {
     for (const auto& [name, t] : tags)
@@ -422,6 +427,7 @@ class Compiler {
     for (size_t k = 0; k < v.size(); ++k) {
       const Item& it = v[k];
       if (it.block) continue;
+      if (out.size() > kMaxOutputRules) return Fail{it.line, it.col, "Too many rules (more than 16384)."};
       std::string a = lower(it.text);
       auto block_next = [&](size_t min) { return k + 1 < v.size() && v[k + 1].block && v[k + 1].kids.size() >= min; };
       if (a == "include") {
@@ -438,6 +444,8 @@ class Compiler {
           if (idx >= args.size()) return Fail{call.line, call.col, "Missing one or more required macro parameter."};
           mp[p] = args[idx];
         }
+        if (++includes > kMaxIncludes)
+          return Fail{call.line, call.col, "Too many macro inclusions (more than 16384)."};
         if (depth >= kMaxMacroDepth)
           return Fail{call.line, call.col, "Macros included too deeply (a macro includes itself?)."};
         if (auto f = render_actions(m->second.rules, out, mp, depth + 1)) return f;

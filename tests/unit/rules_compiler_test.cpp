@@ -252,6 +252,20 @@ TEST(RulesCompiler, Errors) {
       {"accept;\n\n   drop vlan 1\n ipsrc\n", "4:2: Missing argument(s) to match."},
   };
   for (auto [src, msg] : cases) EXPECT_EQ(compile_err(src), msg) << src;
+  // Macro expansion is bounded: macros that include each other twice grow exponentially.
+  std::string bomb = "macro m0 ;\n";
+  for (int i = 1; i < 24; ++i)
+    bomb += "macro m" + std::to_string(i) + " include m" + std::to_string(i - 1) + " include m" +
+            std::to_string(i - 1) + " ;\n";
+  bomb += "include m23";
+  std::string e = compile_err(bomb);
+  EXPECT_EQ(e.substr(e.find(": ") + 2), "Too many macro inclusions (more than 16384).");
+  std::string many = "macro m0\n";
+  for (int i = 0; i < 100; ++i) many += "accept vlan 1;\n";
+  many += ";\n";
+  for (int i = 0; i < 100; ++i) many += "include m0\n";
+  e = compile_err(many);
+  EXPECT_EQ(e.substr(e.find(": ") + 2), "Too many rules (more than 16384).");
 }
 
 std::string read_vector(const std::string& name) {
