@@ -22,6 +22,7 @@ int cmd_node(const Args& args);   // cmd_node.cpp: a node with the local JSON AP
 int cmd_cli(const Args& args);    // cmd_cli.cpp: zerotier-cli style client of that API
 int cmd_bench(const Args& args);  // cmd_bench.cpp: `bench online` (start-up, RTT, memory)
 int bench_controller(const Args& args);  // cmd_bench_controller.cpp: `bench controller`
+int cmd_rules(const Args& args);  // cmd_rules.cpp: `rules compile FILE` (the rules language)
 
 // Helpers shared by the commands.
 bool wants_help(const Args& args);

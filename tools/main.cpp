@@ -55,6 +55,7 @@ const char* kUsage =
     "  cli        --home DIR [-j] info|peers|listpeers|...       talk to a running node (zerotier-cli)\n"
     "  bench      online | frames | join                         loopback benchmarks: start-up/RTT/memory,\n"
     "                                                            frames/s vs this machine's limit, join time\n"
+    "  rules      compile FILE                                   compile the rules language to controller JSON\n"
     "\n"
     "Run `ztcore <command> --help` for a command's options.\n";
 
@@ -74,6 +75,7 @@ const Command kCommands[] = {
     {"node", zt::cli::cmd_node},
     {"cli", zt::cli::cmd_cli},
     {"bench", zt::cli::cmd_bench},
+    {"rules", zt::cli::cmd_rules},
 };
 
 }  // namespace

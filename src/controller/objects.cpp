@@ -10,6 +10,7 @@
 #include <set>
 
 #include "base/hex.hpp"
+#include "proto/rules_compiler.hpp"
 #include "proto/vl2.hpp"
 
 namespace zt::controller {
@@ -396,6 +397,30 @@ Status apply_network_update(json& n, const json& body) {
   if (has("capabilities") && body["capabilities"].is_array()) out["capabilities"] = read_capabilities(body["capabilities"]);
   if (has("tags") && body["tags"].is_array()) out["tags"] = read_tags(body["tags"]);
   if (has("authTokens")) out["authTokens"] = read_auth_tokens(body["authTokens"]);
+  // rulesSource (docs/RULES.md): compiled here; its rules, capabilities and tags replace the
+  // stored ones (and any sent alongside) and the text is kept. A compile error is the error
+  // "LINE:COL: message" and nothing changes. A blank text (what a GET of a network never given
+  // one returns) is only stored: the rules stay.
+  if (has("rulesSource") && body["rulesSource"].is_string() &&
+      body["rulesSource"].get_ref<const std::string&>().find_first_not_of(" \t\r\n") == std::string::npos) {
+    out["rulesSource"] = body["rulesSource"];
+  } else if (has("rulesSource") && body["rulesSource"].is_string()) {
+    const std::string& src = body["rulesSource"].get_ref<const std::string&>();
+    json compiled;
+    proto::RulesCompileError ce;
+    if (!proto::compile_rules(src, compiled, ce)) return err(ce.to_string());
+    const json& cfg = compiled["config"];
+    if (cfg["rules"].size() > proto::kMaxNetworkRules)
+      return err("rulesSource: more than " + std::to_string(proto::kMaxNetworkRules) + " rules");
+    for (const json& c : cfg["capabilities"])
+      if (c["rules"].size() > proto::kMaxCapabilityRules)
+        return err("rulesSource: a capability with more than " + std::to_string(proto::kMaxCapabilityRules) +
+                   " rules");
+    out["rules"] = read_rules_lenient(cfg["rules"], proto::kMaxNetworkRules);
+    out["capabilities"] = read_capabilities(cfg["capabilities"]);
+    out["tags"] = read_tags(cfg["tags"]);
+    out["rulesSource"] = src;
+  }
   if (has("dns"))
     if (auto d = read_dns(body["dns"])) out["dns"] = *d;
   n = std::move(out);
