@@ -221,7 +221,10 @@ function networkUpdate() {
   if (text) {
     let parsed;
     try { parsed = JSON.parse(text); } catch (e) { parsed = undefined; }
-    if (parsed !== undefined) u.rules = parsed;  // rules the API cannot read are dropped (see below)
+    if (parsed !== undefined) {
+      u.rules = parsed;  // rules the API cannot read are dropped (see below)
+      u.rulesSource = '';  // JSON rules replace an earlier rules-language text
+    }
     else u.rulesSource = $('#rules').value;
   }
   return u;
@@ -249,8 +252,8 @@ async function renderNetwork(nwid) {
       const saved = await api('POST', `/controller/network/${nwid}`, u);
       if (u.rulesSource !== undefined && saved.rulesSource !== u.rulesSource) {
         $('#save-msg').textContent = '';
-        $('#nw-error').textContent = 'The rules are not JSON, and this controller does not accept rulesSource ' +
-          '(the rules language) yet: the other settings were saved, the rules were not. Enter the rules as a JSON array.';
+        $('#nw-error').textContent = 'The controller did not store the rules text (an older controller ' +
+          'without the rules compiler?): the other settings were saved, the rules were not.';
         fillNetworkForm({ ...saved, rulesSource: u.rulesSource });
         return;
       }

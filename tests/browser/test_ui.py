@@ -226,6 +226,21 @@ def test_web_ui(lab, browser):
     assert net2["name"] == "renamed" and net2["revision"] > net["revision"]
     assert [r["type"] for r in net2["rules"]] == ["ACTION_ACCEPT"]
     assert "NO_SUCH_RULE" not in find("#rules").get_attribute("value")
+    # Rules in the rules language: compiled by the controller, the text kept; a compile error
+    # is shown with its line and column and changes nothing.
+    rules.clear()
+    rules.send_keys("drop not ethertype ipv4 and not ethertype arp;\naccept;\n")
+    find("#save-btn").click()
+    wait.until(lambda _: "saved" in find("#save-msg").text and not find("#nw-error").text)
+    st, net3 = api(base, token, "GET", "/controller/network/" + nwid)
+    assert [r["type"] for r in net3["rules"]] == ["MATCH_ETHERTYPE", "MATCH_ETHERTYPE", "ACTION_DROP", "ACTION_ACCEPT"]
+    assert "ethertype arp" in net3["rulesSource"]
+    rules.clear()
+    rules.send_keys("drop ethertype nosuch;\n")
+    find("#save-btn").click()
+    wait.until(lambda _: "1:16" in find("#nw-error").text)
+    st, net4 = api(base, token, "GET", "/controller/network/" + nwid)
+    assert net4["revision"] == net3["revision"]
     rules.clear()
     rules.send_keys('[{"type": "ACTION_ACCEPT"}]')
     find("#nw-name").clear()
