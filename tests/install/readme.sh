@@ -2,7 +2,7 @@
 # The README's "Bindings" snippets really run: its ```cpp block is compiled against the built
 # libztcore.so and run, its ```nim block compiled with bindings/nim and run.
 # usage: readme.sh <source root> <dir of libztcore.so> <c++ compiler> [nim]
-# ZTCORE_RUN_PRELOAD (ASan builds): LD_PRELOAD for the nim program only.
+# ZTCORE_NIM_SANITIZE (ASan builds): the nim program is compiled with -fsanitize (see tests/nim/run.sh).
 set -eu
 root=$1 libdir=$2 cxx=$3 nim=${4:-}
 tmp=$(mktemp -d)
@@ -18,9 +18,10 @@ block nim > "$tmp/app.nim"
   -o "$tmp/app_cpp"
 timeout 60 "$tmp/app_cpp"
 if [ -n "$nim" ]; then
+  san=${ZTCORE_NIM_SANITIZE:+-fsanitize=$ZTCORE_NIM_SANITIZE}
   "$nim" c --hints:off --warnings:off --threads:on --mm:orc -d:useMalloc --nimcache:"$tmp/nimcache" \
-    --path:"$root/bindings/nim" --passC:"-I$root/include" --passL:"-L$libdir -Wl,-rpath,$libdir" \
+    --path:"$root/bindings/nim" --passC:"-I$root/include $san" --passL:"$san -L$libdir -Wl,-rpath,$libdir" \
     -o:"$tmp/app_nim" "$tmp/app.nim"
-  timeout 60 env ${ZTCORE_RUN_PRELOAD:+LD_PRELOAD="$ZTCORE_RUN_PRELOAD"} "$tmp/app_nim"
+  timeout 60 "$tmp/app_nim"
 fi
 echo "OK: README snippets ran"
