@@ -447,7 +447,10 @@ ListOutcome evaluate_rules(const FilterEnv& env, const FilterFrame& f, std::span
     const Rule& r = rules[rn];
     const uint8_t t = r.type & 0x3f;
     if (t <= 15) {
-      if (auto end = run_action(s, r, t)) return s.finish(*end);
+      if (auto end = run_action(s, r, t)) {
+        s.out.rule = int(rn);
+        return s.finish(*end);
+      }
       continue;
     }
     // A match ANDed onto a failed set is skipped (§8.2 short circuit).
@@ -502,6 +505,7 @@ FilterResult filter_outbound(const FilterEnv& env, const FilterFrame& frame, boo
   FilterResult res;
   ListOutcome base = evaluate_rules(env, frame, env.config.rules);
   res.base_log = base.log;
+  res.base_rule = base.rule;
 
   int accept = 0;
   Address final_dest = frame.destination;
@@ -529,6 +533,7 @@ FilterResult filter_outbound(const FilterEnv& env, const FilterFrame& frame, boo
         accept = 1;
         final_dest = co.destination;
         res.matching_capability = c->id;
+        res.capability_rule = co.rule;
         if (copies_allowed) add_copy(res, co.copy);
         break;
       }
@@ -543,6 +548,7 @@ FilterResult filter_inbound(const FilterEnv& env, const FilterFrame& frame) {
   FilterResult res;
   ListOutcome base = evaluate_rules(env, frame, env.config.rules);
   res.base_log = base.log;
+  res.base_rule = base.rule;
 
   int accept = 0;
   Address final_dest = frame.destination;
@@ -567,6 +573,7 @@ FilterResult filter_inbound(const FilterEnv& env, const FilterFrame& frame) {
         accept = co.result == ListResult::SuperAccept ? 2 : 1;
         final_dest = co.destination;
         res.matching_capability = h->cap.id;
+        res.capability_rule = co.rule;
         add_copy(res, co.copy);
         break;
       }

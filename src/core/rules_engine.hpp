@@ -99,6 +99,7 @@ struct ListOutcome {
   proto::Address destination = 0;
   std::optional<CopyTarget> copy;  // last TEE/WATCH that fired (address ≠ 0)
   RuleLog log;
+  int rule = -1;  // index of the action rule that ended the list; -1 for NoMatch
 };
 
 // Evaluates `rules` against `frame` with fresh state (set = 1, no superAccept, no skipDrop).
@@ -128,6 +129,12 @@ struct FilterResult {
   RuleLog base_log;
   std::optional<uint32_t> matching_capability;
   RuleLog capability_log;
+  // What decided (for traces and explain): the index of the action rule that ended the base
+  // list (-1 when no base rule did); when a capability decided, `capability_rule` is the index
+  // inside that capability's rules and `matching_capability` its ID. -1/-1 with Drop = nothing
+  // matched (the default is to drop).
+  int base_rule = -1;
+  int capability_rule = -1;
 
   std::span<const CopyTarget> copy_targets() const { return {copies.data(), copy_count}; }
   bool passed() const { return verdict == FilterVerdict::Accept || verdict == FilterVerdict::SuperAccept; }

@@ -884,8 +884,11 @@ TEST(RulesEngineFilter, OutboundCapabilitiesAscendingId) {
   ASSERT_EQ(r.copy_count, 1u);
   EXPECT_EQ(r.copies[0].address, kOther);
   EXPECT_EQ(r.capability_log.entry(0), 0xa);
+  EXPECT_EQ(r.base_rule, -1) << "no base rule decided";
+  EXPECT_EQ(r.capability_rule, 3) << "capability 3's ACCEPT (index 3) decided";
 
   r = filter_outbound(e.env(), make_frame(arp, false, 0), true);
+  EXPECT_EQ(r.capability_rule, 1);
   EXPECT_EQ(r.verdict, FilterVerdict::Accept);
   EXPECT_EQ(*r.matching_capability, 5u);
 
@@ -894,9 +897,15 @@ TEST(RulesEngineFilter, OutboundCapabilitiesAscendingId) {
   EXPECT_FALSE(r.matching_capability);
   EXPECT_EQ(r.trace_result, 0);
 
+  EXPECT_EQ(r.base_rule, -1);
+  EXPECT_EQ(r.capability_rule, -1);
+
   // Base DROP never reaches the capabilities; base BREAK does.
   e.cfg.rules = {ether(0x0800), DROP()};
-  EXPECT_EQ(filter_outbound(e.env(), make_frame(v4, false), true).verdict, FilterVerdict::Drop);
+  r = filter_outbound(e.env(), make_frame(v4, false), true);
+  EXPECT_EQ(r.verdict, FilterVerdict::Drop);
+  EXPECT_EQ(r.base_rule, 1) << "the DROP at index 1 decided";
+  EXPECT_EQ(r.capability_rule, -1);
   // Base TEE then BREAK, capability accepts: capability copy first, then the base copy.
   e.cfg.rules = {TEE(0x2222222222ULL), BREAK()};
   r = filter_outbound(e.env(), make_frame(v4, false), true);
