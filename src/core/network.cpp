@@ -106,28 +106,47 @@ void Vl2::push_credentials(int64_t now, Network& net, Address to, bool after_err
   (void)vl1_.send_to(now, to, nc, true);
 }
 
-void Vl2::offer_com(int64_t now, Network& net, Address from, const CertificateOfMembership& com) {
+Address Vl2::offer_com(int64_t now, Network& net, Address from, const CertificateOfMembership& com, bool hold) {
   const Address to = com.issued_to();
   const Identity* id = identity_of(to);
-  if (!id || !net.config) return;
+  if (!id || !net.config) return 0;
   auto lookup = [this](Address a) { return identity_of(a); };
   auto out = member(net, to).m.offer(net.nwid, com, lookup);
-  if (out.outcome == CredentialOutcome::Deferred) vl1_.send_whois(now, out.missing);
+  if (out.outcome == CredentialOutcome::Deferred) {
+    vl1_.send_whois(now, out.missing);
+    if (hold) {
+      NetworkCredentials nc;
+      nc.coms.push_back(com);
+      hold_credentials(now, from, out.missing, std::move(nc));
+    }
+    return out.missing;
+  }
   if (out.outcome == CredentialOutcome::Rejected && *out.reason)
     trace("COM from " + address_to_string(from) + " rejected: " + out.reason);
+  return 0;
+}
+
+void Vl2::hold_credentials(int64_t now, Address from, Address missing, NetworkCredentials creds) {
+  if (missing == 0) return;
+  if (deferred_.size() >= kDeferredCredentialMax) deferred_.pop_front();
+  deferred_.push_back({from, missing, now, std::move(creds)});
 }
 
 void Vl2::on_credentials(int64_t now, Address from, const NetworkCredentials& c) {
   auto lookup = [this](Address a) { return identity_of(a); };
   std::set<Address> touched;
+  std::set<Address> missing;  // signers to WHOIS; the whole message is offered again then
   for (const auto& com : c.coms) {
     Network* net = find(com.network_id());
     if (!net) continue;
-    offer_com(now, *net, from, com);
+    if (const Address m = offer_com(now, *net, from, com, false)) missing.insert(m);
     touched.insert(com.issued_to());
   }
   auto report = [&](const OfferResult& out, const char* what) {
-    if (out.outcome == CredentialOutcome::Deferred) vl1_.send_whois(now, out.missing);
+    if (out.outcome == CredentialOutcome::Deferred) {
+      vl1_.send_whois(now, out.missing);
+      missing.insert(out.missing);
+    }
     if (out.outcome == CredentialOutcome::Rejected && *out.reason)
       trace(std::string(what) + " from " + address_to_string(from) + " rejected: " + out.reason);
   };
@@ -159,6 +178,9 @@ void Vl2::on_credentials(int64_t now, Address from, const NetworkCredentials& c)
       }
     }
   }
+  // Whatever waits for a signer's identity is offered again, whole, when the WHOIS answers
+  // (on_peer_known); what was already accepted is then merely redundant.
+  for (Address m : missing) hold_credentials(now, from, m, c);
   // Frames that waited for these credentials (§16.4 "return and retry").
   std::deque<RetryFrame> again;
   for (auto it = retry_.begin(); it != retry_.end();) {
@@ -275,11 +297,25 @@ void Vl2::on_error(int64_t now, Address from, const ErrorMessage& e) {
   }
 }
 
-void Vl2::on_peer_known(int64_t now, Address a) {}
+void Vl2::on_peer_known(int64_t now, Address a) {
+  std::vector<DeferredCredentials> ready;
+  for (auto it = deferred_.begin(); it != deferred_.end();) {
+    if (it->missing == a) {
+      ready.push_back(std::move(*it));
+      it = deferred_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  // A custody chain may name yet another unknown signer: on_credentials holds it again.
+  for (auto& d : ready) on_credentials(now, d.from, d.creds);
+}
 
 void Vl2::on_timer(int64_t now) {
   if (now - last_timer_ < 1000) return;
   last_timer_ = now;
+  while (!deferred_.empty() && now - deferred_.front().at > kDeferredCredentialMs) deferred_.pop_front();
+  for (const auto& d : deferred_) vl1_.send_whois(now, d.missing);  // until answered (rate-limited)
   for (auto& [nwid, net] : nets_) {
     const int64_t every = net.config ? kConfigRetryMs : kConfigRetryNoConfigMs;
     if (now - net.last_request >= every) request_config(now, net);

@@ -36,6 +36,10 @@ constexpr int64_t kCredentialMaxAgeMs = 30000;     // ZT_PEER_ACTIVITY_TIMEOUT (
 constexpr int64_t kCredentialRequestRateMs = 1000; // ZT_PEER_CREDENTIALS_REQUEST_RATE_LIMIT
 constexpr int64_t kControllerMemoryMs = 180000;    // 3 × ZT_NETWORK_AUTOCONF_DELAY
 constexpr int64_t kRetryFrameMs = 5000;            // ZT_RECEIVE_QUEUE_TIMEOUT
+// Credentials held while their signer's identity is looked up (ztcore: the reference drops
+// them and waits for the sender to push again; we offer them again when the WHOIS answers).
+constexpr int64_t kDeferredCredentialMs = 30000;
+constexpr size_t kDeferredCredentialMax = 64;
 constexpr int64_t kRetryErrorMs = 500;
 constexpr size_t kMaxRetryFrames = 32;
 constexpr size_t kMaxPendingPerGroup = 32;
@@ -174,7 +178,20 @@ class Vl2 final : public Vl2Handler, public ControllerSender {
   bool gate(int64_t now, Network& net, Address peer);
   void push_credentials(int64_t now, Network& net, Address to, bool force_rate_limited);
   void on_credentials(int64_t now, Address from, const proto::NetworkCredentials& c);
-  void offer_com(int64_t now, Network& net, Address from, const proto::CertificateOfMembership& com);
+  // `hold`: keep a COM whose signer is unknown and offer it again once the identity arrives.
+  // Returns that unknown signer (0 when the COM was not deferred).
+  Address offer_com(int64_t now, Network& net, Address from, const proto::CertificateOfMembership& com,
+                 bool hold = true);
+  // Credentials deferred for an unknown signer (§7.6 "Deferred"): re-offered by
+  // on_peer_known when `missing` becomes known, dropped after kDeferredCredentialMs.
+  struct DeferredCredentials {
+    Address from = 0;
+    Address missing = 0;
+    int64_t at = 0;
+    proto::NetworkCredentials creds;
+  };
+  std::deque<DeferredCredentials> deferred_;
+  void hold_credentials(int64_t now, Address from, Address missing, proto::NetworkCredentials creds);
 
   // outbound
   void deliver(uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype, uint16_t vlan, ByteSpan data);

@@ -717,3 +717,35 @@ TEST_P(SimVl2, LeaveStopsFrames) {
 
 INSTANTIATE_TEST_SUITE_P(SimVl2Links, SimVl2, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "Lossy" : "Clean"; });
+
+// ---- Credentials whose signer is unknown -------------------------------------------------------
+
+// B restarts (cached config, empty peer table) while the controller is down and the root has
+// forgotten it. A's frame reaches B, B asks for A's credentials, but cannot verify A's COM: its
+// signer (the controller) is unknown and the WHOIS goes unanswered. When the controller comes
+// back, B's WHOIS is answered, the held COM is offered again and the frame that waited for it is
+// delivered — A sends nothing more (before this, the COM was forgotten and only a later push by
+// A, after another refused frame, could get through).
+TEST(SimVl2Credentials, DeferredComIsOfferedAgainWhenTheSignerIsKnown) {
+  Lab lab(91, 2, false);
+  const size_t A = lab.m[0], B = lab.m[1];
+  ASSERT_TRUE(lab.bring_up({A, B}));
+  ASSERT_GT(lab.deliver(A, lab.mac(B), B, "warmup"), 0);
+
+  lab.sim.stop(lab.ctrl);
+  ASSERT_TRUE(lab.sim.restart(lab.root));
+  ASSERT_TRUE(lab.sim.restart(B));
+  ASSERT_TRUE(lab.sim.join(B, lab.nwid).ok());
+  ASSERT_TRUE(lab.info(B) && lab.info(B)->has_config) << "B has its cached config";
+  lab.sim.run_for(150 * kSecond);  // A and B say HELLO to the restarted root again
+  const auto frames_before = lab.sim.host(B).frames.size();
+
+  ASSERT_TRUE(lab.send(A, lab.mac(B), "waited").ok());
+  lab.sim.run_for(kSecond);
+  EXPECT_EQ(lab.got(B, "waited"), 0u) << "B cannot check A's COM yet\n" << tail(lab.sim, B);
+
+  ASSERT_TRUE(lab.sim.restart(lab.ctrl));
+  lab.sim.attach_controller(lab.ctrl);
+  EXPECT_TRUE(lab.sim.run_until([&] { return lab.got(B, "waited") == 1; }, 3 * kSecond)) << tail(lab.sim, B);
+  EXPECT_EQ(lab.sim.host(B).frames.size(), frames_before + 1);
+}
