@@ -83,7 +83,7 @@ Bytes NodeCapture::ip_udp_packet(const InetAddress& src, const InetAddress& dst,
   store_be16(udp, src.port());
   store_be16(udp + 2, dst.port());
   store_be16(udp + 4, uint16_t(udp_len));
-  std::memcpy(udp + 8, payload.data(), payload.size());
+  if (!payload.empty()) std::memcpy(udp + 8, payload.data(), payload.size());
   // Pseudo-header: addresses, protocol, UDP length.
   uint32_t s = sum16(src.ip(), src.ip_size(), 0);
   s = sum16(dst.ip(), dst.ip_size(), s);
