@@ -297,3 +297,49 @@ TEST(Pcapng, NodeCaptureNamesInterfacesAndComments) {
   EXPECT_EQ(comment(5), "out to broadcast sent\n");
   EXPECT_EQ(comment(6), "in from 89e92cee01 dropped: rule 3\n");
 }
+
+// NodeHandle::pcap_start / pcap_stop / NodeConfig::pcap on real (idle) runtime nodes.
+TEST(Pcapng, RuntimeNodeStartReplaceStop) {
+  runtime::Runtime rt;
+  auto shared = std::make_shared<PcapngWriter>();
+  const std::string shared_path = temp_path("shared.pcapng");
+  ASSERT_TRUE(shared->open(shared_path).ok());
+  auto config = [&](const std::string& label) {
+    runtime::NodeConfig c;
+    c.port = 0;
+    c.bind = {*proto::InetAddress::parse("127.0.0.1")};
+    c.pcap = shared;
+    c.pcap_label = label;
+    return c;
+  };
+  auto a = rt.add_node(config("a"));
+  auto b = rt.add_node(config("b"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(shared->interfaces(), 2u);  // a/udp, b/udp
+  EXPECT_EQ(shared.use_count(), 3) << "here and one per node's capture (the configs do not keep it)";
+
+  // A node's own file replaces its part of the shared one.
+  const std::string p1 = temp_path("a1.pcapng"), p2 = temp_path("a2.pcapng"), p3 = temp_path("a3.pcapng");
+  ASSERT_TRUE((*a)->pcap_start(p1).ok());
+  ASSERT_TRUE((*a)->pcap_start(p2).ok());  // p1 is closed: SHB + IDB
+  auto f1 = parse_blocks(*runtime::read_file(p1));
+  ASSERT_EQ(f1.size(), 2u);
+  EXPECT_EQ(text(parse_options(f1[1].body, 8)[2]), "udp");
+  EXPECT_TRUE((*a)->pcap_stop().ok());
+  EXPECT_TRUE((*a)->pcap_stop().ok());  // nothing running
+  EXPECT_TRUE(shared->is_open()) << "b still uses it";
+  rt.remove_node(*b);
+  EXPECT_TRUE(shared->is_open()) << "still referenced here";
+  EXPECT_EQ(shared.use_count(), 1);
+  shared.reset();
+
+  rt.remove_node(*a);
+  auto st = (*a)->pcap_start(p3);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.kind(), ErrorKind::State);
+  EXPECT_FALSE(std::filesystem::exists(p3)) << "no file left behind";
+  auto names = parse_blocks(*runtime::read_file(shared_path));
+  ASSERT_EQ(names.size(), 3u);
+  EXPECT_EQ(text(parse_options(names[1].body, 8)[2]), "a/udp");
+  EXPECT_EQ(text(parse_options(names[2].body, 8)[2]), "b/udp");
+}
