@@ -16,6 +16,7 @@
 #include "controller/embedded_controller.hpp"
 #include "proto/world.hpp"
 #include "runtime/identity_store.hpp"
+#include "runtime/pcapng.hpp"
 #include "runtime/runtime.hpp"
 #include "stack/stack.hpp"
 
@@ -59,7 +60,7 @@ std::vector<proto::Identity> generate_identities(size_t n) {
 }
 
 const char* kLabHelp =
-    "usage: ztcore lab [-n N] [--timeout SECONDS] [--quiet] [--tcp] [--no-stack]\n"
+    "usage: ztcore lab [-n N] [--timeout SECONDS] [--quiet] [--tcp] [--no-stack] [--pcap FILE]\n"
     "\n"
     "Starts, in this process and on 127.0.0.1 only, a root server, a network controller with a\n"
     "private network, and N member nodes (default 3). Authorizes the members, waits until all\n"
@@ -71,7 +72,14 @@ const char* kLabHelp =
     "NDP and ping at its addresses (--no-stack: frames only). With --tcp, node 1 then serves\n"
     "TCP port 7000, every other node connects to node 1's IPv4 address, sends its ztid and\n"
     "gets `hello <ztid> from <n1 ztid>` back; per-node connect and round-trip times are\n"
-    "printed, and the exit status is 0 only if every node got its answer.\n";
+    "printed, and the exit status is 0 only if every node got its answer.\n"
+    "\n"
+    "--pcap FILE writes one pcapng file with every node of the lab (root, controller, n1..nN):\n"
+    "per node an interface \"<node>/udp\" with its UDP datagrams (IPv4 + UDP headers synthesized\n"
+    "from the real addresses and ports, LINKTYPE_RAW) and \"<node>/zt-<nwid>\" with the decrypted\n"
+    "Ethernet frames in and out, each commented (\"in from <ztid> accepted\", \"out to\n"
+    "broadcast sent\"). The lab exits when done, so the file is complete; it opens in\n"
+    "Wireshark and Scapy (rdpcap).\n";
 
 constexpr uint16_t kTcpPort = 7000;
 
@@ -199,13 +207,7 @@ bool run_tcp(const std::vector<std::shared_ptr<stack::NodeStack>>& stacks,
   return ok;
 }
 
-}  // namespace
-
-int cmd_lab(const Args& args) {
-  if (wants_help(args)) {
-    std::fputs(kLabHelp, stdout);
-    return 0;
-  }
+int lab_main(const Args& args, std::shared_ptr<runtime::PcapngWriter>& pcap) {
   size_t n = 3;
   int timeout_s = 30;
   bool quiet = false;
@@ -234,6 +236,13 @@ int cmd_lab(const Args& args) {
       tcp = true;
     } else if (a == "--no-stack") {
       use_stack = false;
+    } else if (a == "--pcap" && i + 1 < args.size()) {
+      pcap = std::make_shared<runtime::PcapngWriter>();
+      if (auto st = pcap->open(args[++i], "ztcore lab"); !st.ok()) {
+        std::fprintf(stderr, "error: %s\n", st.error().c_str());
+        pcap.reset();
+        return 1;
+      }
     } else {
       std::fprintf(stderr, "error: unknown argument '%s'\n\n%s", a.c_str(), kLabHelp);
       return 2;
@@ -243,6 +252,7 @@ int cmd_lab(const Args& args) {
     if (!quiet) std::printf(fmt, xs...);
     std::fflush(stdout);
   };
+  if (pcap) say("[lab] capturing every node to %s (pcapng)\n", pcap->path().c_str());
   LabState st;
   const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
 
@@ -263,8 +273,10 @@ int cmd_lab(const Args& args) {
   //    port in between, so this is retried a few times.
   t = Clock::now();
   Bytes planet_bytes;
-  auto common = [&](const proto::Identity& id, uint16_t port) {
+  auto common = [&](const proto::Identity& id, uint16_t port, const std::string& label) {
     runtime::NodeConfig c;
+    c.pcap = pcap;
+    c.pcap_label = label;
     c.identity = id;
     c.port = port;
     c.bind = {loopback};
@@ -319,7 +331,7 @@ int cmd_lab(const Args& args) {
       return 1;
     }
     planet_bytes = planet->serialize();
-    auto r = rt.add_node(common(ids[0], root_port));
+    auto r = rt.add_node(common(ids[0], root_port, "root"));
     if (r.ok())
       root = *r;
     else
@@ -334,7 +346,7 @@ int cmd_lab(const Args& args) {
   // 3. Controller with a private network.
   controller::MemoryControllerDb db;
   controller::EmbeddedController ctl(db);
-  auto ccfg = common(ids[1], 0);
+  auto ccfg = common(ids[1], 0, "controller");
   ccfg.controller = &ctl;
   auto cnode = rt.add_node(ccfg);
   if (!cnode.ok()) {
@@ -363,7 +375,7 @@ int cmd_lab(const Args& args) {
   // 4. Members: start, join.
   std::vector<std::shared_ptr<runtime::NodeHandle>> nodes;
   for (size_t i = 0; i < n; ++i) {
-    auto c = common(ids[i + 2], 0);
+    auto c = common(ids[i + 2], 0, "n" + std::to_string(i + 1));
     c.join.push_back(nwid);
     std::shared_ptr<stack::NodeStack> ip = use_stack ? stack::NodeStack::attach(c) : nullptr;
     auto h = rt.add_node(c);
@@ -532,6 +544,25 @@ int cmd_lab(const Args& args) {
       if (a.is_v4()) server_ip = proto::InetAddress::v4(a.ip(), 0);
   }
   return run_tcp(stacks, nodes, nwid, server_ip, Clock::now() + std::chrono::seconds(timeout_s), say) ? 0 : 1;
+}
+
+}  // namespace
+
+int cmd_lab(const Args& args) {
+  if (wants_help(args)) {
+    std::fputs(kLabHelp, stdout);
+    return 0;
+  }
+  std::shared_ptr<runtime::PcapngWriter> pcap;
+  int rc = lab_main(args, pcap);
+  // Every node is gone by now; this closes the file and reports a write error.
+  if (pcap) {
+    if (auto st = pcap->close(); !st.ok()) {
+      std::fprintf(stderr, "error: %s\n", st.error().c_str());
+      if (rc == 0) rc = 1;
+    }
+  }
+  return rc;
 }
 
 }  // namespace zt::cli

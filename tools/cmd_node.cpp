@@ -27,6 +27,7 @@
 #include "cli.hpp"
 #include "crypto/crypto.hpp"
 #include "proto/world.hpp"
+#include "runtime/pcapng.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/state.hpp"
 #include "service/local_api.hpp"
@@ -43,6 +44,7 @@ namespace api = service;
 const char* kRootUsage =
     "usage: ztcore root --home DIR [--port P] [--bind IP]... [--endpoint IP/PORT]...\n"
     "                   [--planet-out FILE] [--moon FILE]... [--api-port N | --no-api] [--verbose]\n"
+    "                   [--pcap FILE]\n"
     "\n"
     "Runs a root server. If DIR/planet is missing it creates a planet naming this node as its\n"
     "only root (signed with a new key kept in DIR/planet.signing.secret, mode 0600), with the\n"
@@ -59,11 +61,19 @@ const char* kRootUsage =
     "  --api-port N      local JSON API TCP port on 127.0.0.1 (default: the UDP port; 0 = any)\n"
     "  --no-api          do not serve the local API\n"
     "  --allow-loopback  accept and use 127.0.0.0/8 and ::1 paths\n"
-    "  --verbose         also print TRACE events\n";
+    "  --verbose         also print TRACE events\n"
+    "  --pcap FILE       capture into a pcapng file (0644) until the node stops: interface\n"
+    "                    \"udp\" holds every UDP datagram sent or received, with IPv4/IPv6 + UDP\n"
+    "                    headers synthesized from the real addresses and ports (LINKTYPE_RAW;\n"
+    "                    Wireshark's ZeroTier dissector decodes UDP 9993); one interface\n"
+    "                    \"zt-<nwid>\" per network holds the decrypted Ethernet frames in and\n"
+    "                    out, each commented with direction and verdict (\"in from <ztid>\n"
+    "                    accepted\", \"out to <ztid> sent\", \"... dropped: <why>\")\n";
 
 const char* kNodeUsage =
     "usage: ztcore node --home DIR [--port P] [--bind IP]... [--planet FILE] [--join NWID]...\n"
     "                   [--moon FILE]... [--allow-loopback] [--api-port N | --no-api] [--verbose]\n"
+    "                   [--stack] [--pcap FILE]\n"
     "\n"
     "Runs a node: identity in DIR (created, identity.secret 0600, if missing), planet from\n"
     "--planet FILE (copied to DIR/planet) or DIR/planet. Prints its events and serves the\n"
@@ -83,7 +93,14 @@ const char* kNodeUsage =
     "  --allow-loopback  accept and use 127.0.0.0/8 and ::1 paths\n"
     "  --verbose         also print TRACE events\n"
     "  --stack           run a userspace TCP/IP stack (lwIP) on every joined network: the\n"
-    "                    node answers ARP, NDP and ping at its assigned addresses\n";
+    "                    node answers ARP, NDP and ping at its assigned addresses\n"
+    "  --pcap FILE       capture into a pcapng file (0644) until the node stops: interface\n"
+    "                    \"udp\" holds every UDP datagram sent or received, with IPv4/IPv6 + UDP\n"
+    "                    headers synthesized from the real addresses and ports (LINKTYPE_RAW;\n"
+    "                    Wireshark's ZeroTier dissector decodes UDP 9993); one interface\n"
+    "                    \"zt-<nwid>\" per network holds the decrypted Ethernet frames in and\n"
+    "                    out, each commented with direction and verdict (\"in from <ztid>\n"
+    "                    accepted\", \"out to <ztid> sent\", \"... dropped: <why>\")\n";
 
 struct Options {
   bool root = false;
@@ -100,6 +117,7 @@ struct Options {
   bool no_api = false;
   bool verbose = false;
   bool stack = false;  // node: --stack
+  std::string pcap;    // --pcap FILE
 };
 
 bool parse_port(const std::string& s, uint16_t& out) {
@@ -146,6 +164,8 @@ int parse_options(const Args& args, Options& o) {
       o.verbose = true;
     } else if (!o.root && a == "--stack") {
       o.stack = true;
+    } else if (a == "--pcap") {
+      if (!value(o.pcap) || o.pcap.empty()) return fail("--pcap needs a file name");
     } else if (a == "--moon") {
       if (!value(v) || v.empty()) return fail("--moon needs a file name");
       o.moon_files.push_back(v);
@@ -480,6 +500,14 @@ int run(const Args& args, bool root) {
       std::fprintf(stderr, "warning: cannot write %s\n", membership_file(o.home, nwid).c_str());
   }
   const std::vector<uint64_t> joined = cfg.join;
+  if (!o.pcap.empty()) {
+    // Opened before the node starts, so the capture holds its very first datagrams.
+    cfg.pcap = std::make_shared<runtime::PcapngWriter>();
+    if (auto st = cfg.pcap->open(o.pcap, "ztcore " + std::string(self)); !st.ok()) {
+      std::fprintf(stderr, "error: %s\n", st.error().c_str());
+      return 1;
+    }
+  }
   std::shared_ptr<stack::NodeStack> ip_stack;
   if (o.stack) ip_stack = stack::NodeStack::attach(cfg);
   auto h = rt.add_node(std::move(cfg));
@@ -536,6 +564,7 @@ int run(const Args& args, bool root) {
                 api::kTokenFile);
   }
   for (uint64_t nwid : joined) std::printf("joined network %s\n", to_hex(nwid, 16).c_str());
+  if (!o.pcap.empty()) std::printf("capturing to %s (pcapng)\n", o.pcap.c_str());
 
   int sig = 0;
   sigwait(&sigs, &sig);
@@ -543,7 +572,12 @@ int run(const Args& args, bool root) {
   if (server) server->stop();
   if (!o.no_api) ::unlink(port_file.c_str());
   if (ip_stack) ip_stack->close();
+  const Status pcap_closed = node.pcap_stop();
   rt.remove_node(*h);
+  if (!pcap_closed.ok()) {
+    std::fprintf(stderr, "error: %s\n", pcap_closed.error().c_str());
+    return 1;
+  }
   return 0;
 }
 

@@ -40,7 +40,8 @@ extern "C" {
 #define ZT_API
 #endif
 
-/* ABI 1.1 appended networks, frames, wire tap, controller, worlds; 1.2 the IP stack and sockets */
+/* ABI 1.1 appended networks, frames, wire tap, controller, worlds; 1.2 the IP stack and sockets;
+   1.3 packet capture (zt_node_pcap_start/stop) */
 #define ZTCORE_ABI_VERSION 1
 
 typedef enum zt_result {
@@ -321,6 +322,22 @@ typedef struct zt_counters {
   uint64_t whois_sent;
 } zt_counters;
 ZT_API zt_result zt_node_counters(zt_node* node, zt_counters* out);
+
+/* ---- Packet capture (ABI 1.3) ---------------------------------------------------------------
+ * Writes what the node sees into a pcapng file (created or truncated, mode 0644), until
+ * zt_node_pcap_stop or zt_node_free: an interface "udp" (LINKTYPE_RAW) with every UDP datagram
+ * sent or received, its IPv4/IPv6 and UDP headers synthesized from the real local and remote
+ * addresses and ports (Wireshark's ZeroTier dissector on UDP 9993 and Scapy decode them), and
+ * one interface "zt-<nwid>" (LINKTYPE_ETHERNET) per joined network with the decrypted frames
+ * delivered to the host (also those an IP stack consumed) and sent by it, each commented with
+ * its direction and verdict ("in from 89e92cee01 accepted", "out to broadcast sent",
+ * "out to 89e92cee01 dropped: <why>"). Timestamps in microseconds. Starting again replaces the
+ * running capture (the old file is closed). Errors: a file that cannot be created → ZT_ERR_IO
+ * (nothing is captured), NULL or "" path → ZT_ERR_INVALID_ARGUMENT. zt_node_pcap_stop closes
+ * the file (ZT_OK without a capture) and returns ZT_ERR_IO if a write failed meanwhile (the
+ * capture stops at the first failed write). */
+ZT_API zt_result zt_node_pcap_start(zt_node* node, const char* path);
+ZT_API zt_result zt_node_pcap_stop(zt_node* node);
 
 /* ---- Identities ---------------------------------------------------------------------------- */
 /* Generates a new identity; writes its secret text form (NUL-terminated) into buf. */

@@ -550,6 +550,10 @@ class Node {
     send_user_message(dest, type_id, as_bytes(data));
   }
   void ping(Address dest) { detail::check(zt_node_ping(live(), dest.value)); }
+  // Packet capture into a pcapng file (see zt_node_pcap_start); throws zt::Error (ZT_ERR_IO
+  // for a file that cannot be created).
+  void pcap_start(const std::string& path) { detail::check(zt_node_pcap_start(live(), path.c_str())); }
+  void pcap_stop() { detail::check(zt_node_pcap_stop(live())); }
 
   void join(NetworkId nwid) { detail::check(zt_node_join(live(), nwid.value)); }
   void leave(NetworkId nwid) { detail::check(zt_node_leave(live(), nwid.value)); }

@@ -712,6 +712,32 @@ class Node:
         self.send_eth(nw, src, dst, et, raw[off:], vlan)
         return Frame(nw, src, dst, et, vlan, raw[off:])
 
+    # ---- packet capture ----
+
+    def pcap(self, path: Union[str, "os.PathLike", None]) -> None:
+        """Writes what this node sees into a pcapng file at ``path`` (created or truncated, 0644)
+        until :meth:`pcap_stop` (or ``pcap(None)``) or :meth:`close`: interface ``udp`` holds every
+        UDP datagram sent or received (IPv4/IPv6 + UDP headers synthesized from the real addresses
+        and ports; encrypted ZeroTier packets), one interface ``zt-<nwid>`` per network the
+        decrypted Ethernet frames in and out, each with a comment such as
+        ``"in from 89e92cee01 accepted"``. Read it with ``scapy.utils.rdpcap`` or Wireshark.
+        Calling it again switches to a new file. :class:`ZtIOError` (an ``OSError``) if the file
+        cannot be created."""
+        if path is None:
+            self.pcap_stop()
+            return
+        if not _ffi_has("zt_node_pcap_start"):
+            raise ZtStateError("this libztcore.so (%s) has no packet capture (ABI 1.3 zt_node_pcap_start "
+                               "is missing)" % _LIB_PATH, -4)
+        _check(lib.zt_node_pcap_start(self._h(), os.fsencode(os.fspath(path))))
+
+    def pcap_stop(self) -> None:
+        """Stops the capture started by :meth:`pcap` and closes its file (nothing without one);
+        :class:`ZtIOError` if writing it failed meanwhile."""
+        if not _ffi_has("zt_node_pcap_stop"):
+            return
+        _check(lib.zt_node_pcap_stop(self._h()))
+
     # ---- sockets over the node's IP stack (Node(..., stack=True)) ----
 
     def ip(self, family: int = _socket.AF_INET, nwid: Optional[IdLike] = None) -> str:

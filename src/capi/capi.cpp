@@ -341,6 +341,17 @@ zt_result zt_node_ping(zt_node* node, uint64_t dest) {
   return guarded([&] { return from_status(node->h->ping(dest)); });
 }
 
+zt_result zt_node_pcap_start(zt_node* node, const char* path) {
+  if (zt_result r = check_node(node); r != ZT_OK) return r;
+  if (!path || !*path) return fail(ZT_ERR_INVALID_ARGUMENT, "pcap: no file name");
+  return guarded([&] { return from_status(node->h->pcap_start(path)); });
+}
+
+zt_result zt_node_pcap_stop(zt_node* node) {
+  if (zt_result r = check_node(node); r != ZT_OK) return r;
+  return guarded([&] { return from_status(node->h->pcap_stop()); });
+}
+
 zt_result zt_node_counters(zt_node* node, zt_counters* out) {
   if (zt_result r = check_node(node); r != ZT_OK) return r;
   if (!out) return fail(ZT_ERR_INVALID_ARGUMENT, "null output");

@@ -21,19 +21,22 @@
 #include <thread>
 
 #include "crypto/crypto.hpp"
+#include "runtime/capture.hpp"
 #include "runtime/identity_store.hpp"
 
 namespace zt::runtime {
 
 using proto::InetAddress;
 
-int64_t now_ms() {
-  // Unix epoch ms at first use, then advanced by the monotonic clock (never goes back).
-  static const int64_t epoch0 = std::chrono::duration_cast<std::chrono::milliseconds>(
+int64_t now_us() {
+  // Unix epoch µs at first use, then advanced by the monotonic clock (never goes back).
+  static const int64_t epoch0 = std::chrono::duration_cast<std::chrono::microseconds>(
                                     std::chrono::system_clock::now().time_since_epoch()).count();
   static const auto mono0 = std::chrono::steady_clock::now();
-  return epoch0 + std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - mono0).count();
+  return epoch0 + std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - mono0).count();
 }
+
+int64_t now_ms() { return now_us() / 1000; }
 
 Result<proto::Identity> load_or_create_identity(StateStore& store) {
   if (auto b = store.get(core::StateObject::IdentitySecret, 0)) {
@@ -61,6 +64,7 @@ constexpr size_t kSlot = 1500;  // batched datagrams up to this size; larger one
 struct Socket {
   int fd = -1;
   int family = 0;
+  InetAddress local;  // bound address and port (the capture's local end)
 };
 
 }  // namespace
@@ -74,6 +78,23 @@ struct NodeHandle::Impl final : core::Host {
   std::vector<Socket> sockets;
   int64_t deadline = 0;
   bool stopped = false;
+  // A running capture (pcap_start/pcap_attach); loop thread only.
+  std::unique_ptr<NodeCapture> capture;
+  // While send_frame_on_loop runs with a capture: the TRACE texts the core emits (a dropped
+  // frame is explained by one), so the capture can say "dropped: <why>" instead of "sent".
+  std::string* send_traces = nullptr;
+
+  // The hook for every captured frame (and the one to call for frames dropped elsewhere, e.g.
+  // from a structured trace event): a no-op without a capture. See NodeCapture::write_frame.
+  void write_frame(FrameDirection dir, uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype,
+                   uint16_t vlan, ByteSpan data, std::string_view verdict, proto::Address peer = 0) {
+    if (capture) capture->write_frame(dir, nwid, src, dst, ethertype, vlan, data, verdict, peer);
+  }
+  void capture_wire(WireDirection dir, size_t si, const InetAddress& remote, ByteSpan data) {
+    if (capture) capture->wire(dir, sockets[si].local, remote, data);
+  }
+  Status send_frame(int64_t now, uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype, uint16_t vlan,
+                    ByteSpan data);
 
   // Pending datagrams go to the runtime's one send batch (Runtime::Impl::out), shared by every
   // node of the loop; nothing per node. Defined after Runtime::Impl.
@@ -118,14 +139,17 @@ struct NodeHandle::Impl final : core::Host {
     const ssize_t sent = ::sendto(fd, data.data(), data.size(), 0, reinterpret_cast<const sockaddr*>(&ss), sl);
     if (ttl) setsockopt(fd, v4 ? IPPROTO_IP : IPPROTO_IPV6, v4 ? IP_TTL : IPV6_UNICAST_HOPS, &old, sizeof old);
     if (sent >= 0 && cfg.on_wire) cfg.on_wire(WireDirection::Sent, to, now_ms(), data);
+    if (sent >= 0) capture_wire(WireDirection::Sent, si, to, data);
   }
   std::optional<Bytes> state_get(core::StateObject type, uint64_t id) override { return store->get(type, id); }
   void state_put(core::StateObject type, uint64_t id, ByteSpan data) override { store->put(type, id, data); }
   void event(const core::Event& e) override {
+    if (send_traces && e.type == core::EventType::Trace) *send_traces += (send_traces->empty() ? "" : "; ") + e.text;
     if (cfg.on_event) cfg.on_event(e);
   }
   void random(uint8_t* o, size_t n) override { crypto::random_bytes(o, n); }
   void frame(uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype, uint16_t vlan, ByteSpan data) override {
+    write_frame(FrameDirection::In, nwid, src, dst, ethertype, vlan, data, "accepted");
     if (cfg.on_frame) cfg.on_frame(nwid, src, dst, ethertype, vlan, data);
   }
   void network_config(uint64_t nwid, core::NetworkOp op, const core::NetworkInfo& info) override {
@@ -191,6 +215,7 @@ struct Runtime::Impl {
       s.fd = -1;
     }
     raw->node.reset();
+    raw->capture.reset();  // closes the file unless another node shares it
     std::erase(nodes, raw);
     for (auto& r : refs)
       if (r.node == raw) r.dead = refs_dirty = true;
@@ -264,6 +289,10 @@ void Runtime::Impl::flush() {
       done = end;  // EAGAIN/ENOBUFS: UDP is lossy; drop the rest of this run
       continue;
     }
+    if (node->capture)
+      for (size_t i = done; i < done + size_t(r); ++i)
+        if (auto to = InetAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&b.addr[i])))
+          node->capture_wire(WireDirection::Sent, si, *to, ByteSpan(b.data[i].data(), b.len[i]));
     if (node->cfg.on_wire) {
       // Datagrams the kernel accepted. A tap may detach this node (its entries become nullptr).
       const int64_t now = now_ms();
@@ -311,6 +340,8 @@ void Runtime::Impl::read_socket(NodeHandle::Impl& n, size_t si, int64_t now) {
       if (!addr) continue;
       const ByteSpan datagram(bufs[size_t(i)].data(), msgs[size_t(i)].msg_len);
       if (n.cfg.on_wire) n.cfg.on_wire(WireDirection::Received, *addr, now, datagram);
+      if (n.stopped) break;  // the tap removed the node
+      n.capture_wire(WireDirection::Received, si, *addr, datagram);
       int64_t d = n.node->process_wire_packet(now, int64_t(si), *addr, datagram);
       n.deadline = std::min(n.deadline, d);
     }
@@ -485,13 +516,23 @@ Result<std::shared_ptr<NodeHandle>> Runtime::add_node(NodeConfig cfg) {
       return fd.take_error();
     }
     if (port == 0) port = bound_port(*fd);
-    impl->sockets.push_back({*fd, binds[i].is_v4() ? AF_INET : AF_INET6});
+    InetAddress local = binds[i];
+    local.set_port(port);
+    impl->sockets.push_back({*fd, binds[i].is_v4() ? AF_INET : AF_INET6, local});
   }
   impl->cfg = std::move(cfg);
 
   NodeHandle::Impl* raw = impl.get();
   std::optional<Error> error;
   call([&] {
+    if (raw->cfg.pcap) {
+      // The capture holds the writer from now on (the config does not keep it open).
+      raw->capture = std::make_unique<NodeCapture>(std::move(raw->cfg.pcap), raw->identity.address(), raw->cfg.pcap_label);
+      if (auto st = raw->capture->start(); !st.ok()) {
+        error = st.take_error();
+        return;
+      }
+    }
     const int64_t now = now_ms();
     auto node = core::Node::create(*raw, opts, now);
     if (!node.ok()) {
@@ -630,10 +671,67 @@ std::optional<core::NetworkInfo> NodeHandle::network(uint64_t nwid) {
   return v;
 }
 
-Status NodeHandle::send_frame(uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype, uint16_t vlan, ByteSpan data) {
-  Status st = err("node stopped");
-  with_node([&](core::Node& n, int64_t now) { st = n.send_frame(now, nwid, src, dst, ethertype, vlan, data); });
+Status NodeHandle::Impl::send_frame(int64_t now, uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype,
+                                    uint16_t vlan, ByteSpan data) {
+  if (!capture) return node->send_frame(now, nwid, src, dst, ethertype, vlan, data);
+  std::string traces;
+  send_traces = &traces;
+  Status st = node->send_frame(now, nwid, src, dst, ethertype, vlan, data);
+  send_traces = nullptr;
+  // The core returns ok for a frame it dropped (like a NIC) and says why in a TRACE event.
+  std::string verdict = !st.ok() ? "refused: " + st.error()
+                        : traces.find("dropped") != std::string::npos ? "dropped: " + traces
+                                                                       : std::string("sent");
+  write_frame(FrameDirection::Out, nwid, src, dst, ethertype, vlan, data, verdict);
   return st;
+}
+
+Status NodeHandle::send_frame(uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype, uint16_t vlan, ByteSpan data) {
+  Status st = err(ErrorKind::State, "node stopped");
+  with_node([&](core::Node&, int64_t now) { st = impl_->send_frame(now, nwid, src, dst, ethertype, vlan, data); });
+  return st;
+}
+
+Status NodeHandle::send_frame_on_loop(int64_t now, uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype,
+                                      uint16_t vlan, ByteSpan data) {
+  if (impl_->stopped || !impl_->node) return err(ErrorKind::State, "node stopped");
+  return impl_->send_frame(now, nwid, src, dst, ethertype, vlan, data);
+}
+
+Status NodeHandle::pcap_start(const std::string& path) {
+  auto w = std::make_shared<PcapngWriter>();
+  if (auto st = w->open(path); !st.ok()) return st;
+  Status st = pcap_attach(w, "");
+  if (!st.ok()) {
+    (void)w->close();
+    ::unlink(path.c_str());  // nothing of ours in it
+  }
+  return st;
+}
+
+Status NodeHandle::pcap_attach(std::shared_ptr<PcapngWriter> writer, std::string label) {
+  if (!writer || !writer->is_open()) return err(ErrorKind::State, "pcap: the writer is not open");
+  auto cap = std::make_unique<NodeCapture>(writer, address_ ? address_ : impl_->identity.address(), std::move(label));
+  Status st = err(ErrorKind::State, "node stopped");
+  std::unique_ptr<NodeCapture> old;
+  rt_.call([&] {
+    if (impl_->stopped) return;
+    st = cap->start();
+    if (!st.ok()) return;
+    old = std::move(impl_->capture);
+    impl_->capture = std::move(cap);
+  });
+  return st;  // `old` (a replaced capture) is closed here, off the loop thread
+}
+
+Status NodeHandle::pcap_stop() {
+  std::unique_ptr<NodeCapture> cap;
+  rt_.call([&] { cap = std::move(impl_->capture); });
+  if (!cap) return ok_status();
+  std::shared_ptr<PcapngWriter> w = cap->writer();
+  cap.reset();
+  // The last user closes the file; a shared writer is only flushed.
+  return w.use_count() == 1 ? w->close() : w->flush();
 }
 
 Status NodeHandle::multicast_subscribe(uint64_t nwid, const proto::MulticastGroup& g) {

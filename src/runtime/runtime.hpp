@@ -26,8 +26,14 @@ namespace zt::runtime {
 
 // Milliseconds on the runtime's clock: Unix epoch ms, advancing monotonically.
 int64_t now_ms();
+// The same clock in microseconds (now_ms() == now_us() / 1000).
+int64_t now_us();
 
 enum class WireDirection : int { Received = 0, Sent = 1 };
+// An Ethernet frame delivered to the host (In) or sent by it (Out).
+enum class FrameDirection : int { In = 0, Out = 1 };
+
+class PcapngWriter;
 
 struct NodeConfig {
   std::string home;                    // state directory; empty = in memory
@@ -55,6 +61,10 @@ struct NodeConfig {
   // reported). Loop thread; `data` valid only during the call; `now` on the runtime clock.
   // Unset = no cost on the datagram paths.
   std::function<void(WireDirection dir, const proto::InetAddress& remote, int64_t now, ByteSpan data)> on_wire;
+  // Packet capture from the node's first datagram on (as NodeHandle::pcap_attach): an open
+  // writer, possibly shared with other nodes, and the label that prefixes this node's interfaces.
+  std::shared_ptr<PcapngWriter> pcap;
+  std::string pcap_label;
 };
 
 class Runtime;
@@ -82,6 +92,20 @@ class NodeHandle {
   Status send_frame(uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype, uint16_t vlan, ByteSpan data);
   Status multicast_subscribe(uint64_t nwid, const proto::MulticastGroup& g);
   Status multicast_unsubscribe(uint64_t nwid, const proto::MulticastGroup& g);
+  // Loop thread only (inside with_node): send_frame without the hop to the loop and without
+  // flushing (with_node flushes when the batch is done); recorded by a running capture.
+  Status send_frame_on_loop(int64_t now, uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype,
+                            uint16_t vlan, ByteSpan data);
+
+  // Packet capture (runtime/capture.hpp): UDP datagrams and the networks' Ethernet frames into
+  // a pcapng file. pcap_start creates `path` (0644; an error, e.g. ErrorKind::Io, if it cannot)
+  // and replaces a running capture; pcap_attach shares one open writer between several nodes
+  // (`label` prefixes the interface names); pcap_stop closes this node's capture (the file when
+  // no other node shares it) and reports a write error that happened meanwhile. A stopped node
+  // refuses with ErrorKind::State.
+  Status pcap_start(const std::string& path);
+  Status pcap_attach(std::shared_ptr<PcapngWriter> writer, std::string label);
+  Status pcap_stop();
   // Runs fn(node, now) on the loop thread and waits.
   void with_node(const std::function<void(core::Node&, int64_t)>& fn);
   // Loop-thread only: direct access (e.g. from an event callback).

@@ -289,9 +289,10 @@ void Outbox::drain(const std::weak_ptr<Outbox>& w) {
   auto h = ob->node.lock();
   if (!h || batch.empty()) return;
   // with_node on the loop thread runs inline; it skips a node that was stopped meanwhile.
-  h->with_node([&](core::Node& n, int64_t now) {
+  // send_frame_on_loop: the node's own send, recorded by a running capture (--pcap).
+  h->with_node([&](core::Node&, int64_t now) {
     for (const auto& f : batch)
-      (void)n.send_frame(now, f.nwid, proto::Mac(f.src), proto::Mac(f.dst), f.ethertype, 0, f.payload);
+      (void)h->send_frame_on_loop(now, f.nwid, proto::Mac(f.src), proto::Mac(f.dst), f.ethertype, 0, f.payload);
   });
   ob->sent += batch.size();
 }
