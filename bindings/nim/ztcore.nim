@@ -90,6 +90,7 @@ let
   ZT_ERR_AGAIN* {.importc, header: ztHeader.}: cint
   ZT_ERR_CONN_REFUSED* {.importc, header: ztHeader.}: cint
   ZT_ERR_TIMEOUT* {.importc, header: ztHeader.}: cint
+  ZT_ERR_UNREACHABLE* {.importc, header: ztHeader.}: cint
   ZT_NETWORK_OK {.importc, header: ztHeader.}: cint
   ZT_AF_INET {.importc, header: ztHeader.}: cint
   ZT_AF_INET6 {.importc, header: ztHeader.}: cint

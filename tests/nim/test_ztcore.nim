@@ -81,9 +81,19 @@ check waitFor(proc (): bool =
   except ZtError: false, 5.0)
 srv.listen()
 check srv.localAddress.port == 7010
-let cli = a.newTcpSocket()
-cli.setTimeout(10_000)
-cli.connect(ipB, 7010)
+# The network's address shows before a's stack has configured it: connect fails with
+# ZT_ERR_UNREACHABLE ("no stack address of this family") until then; a fresh socket each try.
+var cli: ZtSocket
+check waitFor(proc (): bool =
+  cli = a.newTcpSocket()
+  cli.setTimeout(10_000)
+  try:
+    cli.connect(ipB, 7010)
+    true
+  except ZtError as e:
+    cli.close()
+    if e.code != ZT_ERR_UNREACHABLE.int: raise
+    false, 10.0)
 let (conn, peerIp, _) = srv.accept()
 check peerIp == ipA
 conn.setTimeout(10_000)
