@@ -295,7 +295,9 @@ std::string chain_text(const FilterEnv& env, const FilterFrame& f, std::span<con
     const bool m = ((e >> 2) & 3) == 2;
     const Rule& r = rules[k];
     if (!s.empty()) s += ", ";
-    s += std::string(r.or_ ? "or " : "") + (r.negate ? "not " : "") + match_detail(env, f, r, m);
+    // The facts speak for themselves: a negated match that let the action fire shows the
+    // fact that made it true ("tag 1 differs" for "not tdiff 1 0"), so no "not" is added.
+    s += std::string(r.or_ ? "or " : "") + match_detail(env, f, r, m);
   }
   return s;
 }

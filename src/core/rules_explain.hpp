@@ -23,8 +23,9 @@ namespace zt::core {
 
 // One human line for the decision in `result` (as returned by filter_outbound/filter_inbound
 // for `env` and `frame`): the deciding action and the matches evaluated since the previous
-// action, each with the frame's value against the rule's, e.g.
-//   "rule 8 DROP: tdiff 1 0: sender 100, receiver 200, |difference| 100 > 0"
+// action, each with the frame's value against the rule's (the raw facts: a NOT-ed match shows
+// the fact that made it true), e.g.
+//   "rule 8 DROP: tag 1 differs, sender 100 ≠ receiver 200"   (for "drop not tdiff 1 0")
 //   "rule 3 ACCEPT (capability 2000): ipprotocol 1 = 1"
 //   "no rule matched: default DROP"
 // Never fails; a result that does not fit the config (e.g. an index out of range) still gives

@@ -80,12 +80,12 @@ expect 0 "drop by tag" -- "$Z" rules explain --netconf "$T/net.json" --frame "$i
 same "$(jlast 'j["verdict"]')" drop "drop by tag: verdict"
 same "$(jlast 'j["rule"]')" 4 "drop by tag: rule"
 same "$(jlast 'j["capability"]')" null "drop by tag: capability"
-same "$(jlast 'j["reason"]')" "rule 4 DROP: not tag 1000 differs, sender 10 ≠ receiver 20" "drop by tag: reason"
+same "$(jlast 'j["reason"]')" "rule 4 DROP: tag 1000 differs, sender 10 ≠ receiver 20" "drop by tag: reason"
 same "$(jlast '[r["match"] for r in j["rules"] if r["evaluated"] and not r["action"]]')" "[true, false]" "drop by tag: raw matches"
 same "$(jlast 'sorted(j.keys())')" '["capability", "reason", "redirect_to", "rule", "rules", "verdict"]' "json keys"
 # The same inbound: the peer (20) sends to us (10).
 expect 0 "drop by tag inbound" -- "$Z" rules explain --netconf "$T/net.json" --frame "$icmp" --tag 1000=20 --inbound --json
-same "$(jlast 'j["reason"]')" "rule 4 DROP: not tag 1000 differs, sender 20 ≠ receiver 10" "inbound: reason"
+same "$(jlast 'j["reason"]')" "rule 4 DROP: tag 1000 differs, sender 20 ≠ receiver 10" "inbound: reason"
 # Text output: every rule, the verdict and the reason.
 expect 0 "text output" -- "$Z" rules explain --netconf "$T/net.json" --frame "$icmp" --tag 1000=20
 grep -q "^base rules:" "$T/out" && ok || fail "text: base rules heading"

@@ -134,11 +134,11 @@ TEST(RulesExplain, DropByTagNamesSenderAndReceiverValues) {
   FilterFrame f = make_frame(p, false);
   FilterResult r = run(e.env(), f);
   ASSERT_EQ(r.verdict, FilterVerdict::Drop);
-  EXPECT_EQ(decision_reason(e.env(), f, r), "rule 3 DROP: not tag 1 differs, sender 100 ≠ receiver 200");
+  EXPECT_EQ(decision_reason(e.env(), f, r), "rule 3 DROP: tag 1 differs, sender 100 ≠ receiver 200");
   // Inbound: the peer sends.
   f = make_frame(p, true);
   r = run(e.env(), f);
-  EXPECT_EQ(decision_reason(e.env(), f, r), "rule 3 DROP: not tag 1 differs, sender 200 ≠ receiver 100");
+  EXPECT_EQ(decision_reason(e.env(), f, r), "rule 3 DROP: tag 1 differs, sender 200 ≠ receiver 100");
 }
 
 TEST(RulesExplain, AcceptByCapability) {
@@ -283,4 +283,18 @@ TEST(RulesExplain, UndecidedTagAndMissingPeer) {
   EXPECT_EQ(x.verdict, FilterVerdict::Accept);  // inbound: a hard no, the DROP is not taken
   EXPECT_EQ(x.lists[0].rules[0].detail, "tag 7: peer's tag unknown");
   EXPECT_EQ(x.reason, "rule 2 ACCEPT: unconditional");
+}
+
+TEST(RulesExplain, NegatedMatchesShowTheFactThatMadeThemTrue) {
+  Env e;
+  e.cfg.rules = {NOT(ether(0x0800)), NOT(ether(0x0806)), Rule::drop(), Rule::accept()};
+  const Bytes p(40, 0);
+  FilterFrame f = make_frame(p, false, 0x86dd);
+  FilterResult r = run(e.env(), f);
+  ASSERT_EQ(r.verdict, FilterVerdict::Drop);
+  EXPECT_EQ(decision_reason(e.env(), f, r), "rule 2 DROP: ethertype 0x86dd ≠ 0x0800, ethertype 0x86dd ≠ 0x0806");
+  Explanation x = explain_filter(e.env(), f, true);
+  EXPECT_EQ(x.lists[0].rules[0].text, "not ethertype 0x0800");
+  EXPECT_EQ(x.lists[0].rules[0].match, false);
+  EXPECT_EQ(x.lists[0].rules[0].state, true);
 }
