@@ -81,6 +81,13 @@ bool fail(const std::string& msg) {
   return false;
 }
 
+// "WHAT[3]: ..." for an error inside the array, "WHAT: ..." otherwise (rules_from_json's errors
+// start with "[i]" or with "rules:").
+std::string rules_error(const std::string& what, const std::string& e) {
+  if (!e.empty() && e[0] == '[') return what + e;
+  return what + ": " + (e.rfind("rules: ", 0) == 0 ? e.substr(7) : e);
+}
+
 std::optional<uint32_t> parse_u32(const std::string& s) {
   if (s.empty() || s.size() > 10 || s.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
   const unsigned long long v = std::strtoull(s.c_str(), nullptr, 10);
@@ -183,7 +190,7 @@ bool json_capabilities(const json& caps, NetworkConfig& c, std::vector<Capabilit
     if (!id) return fail("capabilities: bad or missing id");
     auto rules = rules_from_json(x.contains("rules") ? x["rules"] : json::array(), kMaxCapabilityRules,
                                  RuleJsonTypes::All);
-    if (!rules) return fail("capability " + std::to_string(*id) + ": rules" + rules.error());
+    if (!rules) return fail(rules_error("capability " + std::to_string(*id) + ": rules", rules.error()));
     Capability cap;
     cap.nwid = c.nwid;
     cap.timestamp = c.timestamp;
@@ -231,7 +238,7 @@ bool load_json_config(const json& top, const Options& o, Loaded& out) {
   }
   if (!cfg.contains("rules") || !cfg["rules"].is_array()) return fail("netconf JSON: no \"rules\" array");
   auto rules = rules_from_json(cfg["rules"], kMaxNetworkRules, RuleJsonTypes::All);
-  if (!rules) return fail("netconf JSON: rules" + rules.error());
+  if (!rules) return fail(rules_error("netconf JSON: rules", rules.error()));
   c.rules = *rules;
   std::vector<uint32_t> own_caps = o.caps;
   if (!json_capabilities(cfg.contains("capabilities") ? cfg["capabilities"] : json(), c, out.all_caps, own_caps))
@@ -267,7 +274,7 @@ bool load_config(const Options& o, Loaded& out) {
   std::string data;
   if (!read_file(o.netconf, data)) return false;
   const size_t first = data.find_first_not_of(" \t\r\n");
-  if (first != std::string::npos && data[first] == '{') {
+  if (first != std::string::npos && (data[first] == '{' || data[first] == '[')) {
     json j = json::parse(data, nullptr, false);
     if (j.is_discarded()) return fail(o.netconf + ": not valid JSON");
     return load_json_config(j, o, out);
