@@ -734,6 +734,12 @@ Status NodeHandle::pcap_stop() {
   return w.use_count() == 1 ? w->close() : w->flush();
 }
 
+Result<std::string> NodeHandle::explain_frame(uint64_t nwid, ByteSpan frame, bool inbound, proto::Address peer) {
+  Result<std::string> r = err(ErrorKind::State, "node stopped");
+  with_node([&](core::Node& n, int64_t) { r = n.explain_frame(nwid, frame, inbound, peer); });
+  return r;
+}
+
 Status NodeHandle::multicast_subscribe(uint64_t nwid, const proto::MulticastGroup& g) {
   Status st = err("node stopped");
   with_node([&](core::Node& n, int64_t now) { st = n.multicast_subscribe(now, nwid, g); });

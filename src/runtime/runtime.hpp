@@ -106,6 +106,8 @@ class NodeHandle {
   Status pcap_start(const std::string& path);
   Status pcap_attach(std::shared_ptr<PcapngWriter> writer, std::string label);
   Status pcap_stop();
+  // core::Node::explain_frame on the loop thread (JSON; nothing sent).
+  Result<std::string> explain_frame(uint64_t nwid, ByteSpan frame, bool inbound, proto::Address peer);
   // Runs fn(node, now) on the loop thread and waits.
   void with_node(const std::function<void(core::Node&, int64_t)>& fn);
   // Loop-thread only: direct access (e.g. from an event callback).
