@@ -158,7 +158,9 @@ void put_credential(Dictionary& d, const TraceInfo& t) {
 std::optional<proto::Dictionary> remote_trace_dictionary(const TraceInfo& t) {
   if (!trace_remote_min_level(t.code)) return std::nullopt;
   Dictionary d(10000);
-  d.set_hex("event", t.code, 4);
+  // The reference's codes are 0x1000..0x2006 written as 4 hex digits; ours are the same digits
+  // read as decimal (2006), so the text is the code's decimal spelling ("2006").
+  d.set_string("event", std::to_string(t.code));
   switch (t.code) {
     case 2000:
       d.set_u64("networkId", t.nwid);

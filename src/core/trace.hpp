@@ -53,7 +53,7 @@ constexpr unsigned kNormal = 0, kVerbose = 10, kRules = 15, kDebug = 20, kInsane
 }
 
 struct TraceInfo {
-  uint32_t code = 0;        // trace_code::*
+  uint32_t code = 0;        // trace_code::* (the §15 code as displayed: 2006 is the reference's 0x2006)
   uint64_t nwid = 0;        // 0 = not tied to a network
   proto::Address peer = 0;  // the remote node concerned (0 = none)
 
