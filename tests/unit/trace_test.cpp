@@ -4,9 +4,12 @@
 #include <gtest/gtest.h>
 
 #include "base/hex.hpp"
+#include "controller/api_router.hpp"
+#include "controller/embedded_controller.hpp"
 #include "controller/remote_traces.hpp"
 #include "core/trace.hpp"
 #include "service/local_api.hpp"
+#include "support/controller_support.hpp"
 
 using namespace zt;
 using core::TraceInfo;
@@ -187,6 +190,39 @@ TEST(Trace, ControllerStoreDecodesAndKeepsOnlyItsNetworks) {
   ASSERT_EQ(kept.size(), 2u);
   EXPECT_EQ(kept[1]["receivedAt"], 45);
   EXPECT_TRUE(store.list(1).empty());
+}
+
+// The controller's node hands REMOTE_TRACE to the controller, which serves it at
+// GET /controller/network/<nwid>/trace (404 for an unknown network; others' networks ignored).
+TEST(Trace, ControllerApiServesRemoteTraces) {
+  controller::MemoryControllerDb db;
+  test::FakeSender sender(test::load_identity("controller.identity.secret"));
+  std::vector<std::string> logged;
+  controller::ControllerOptions o;
+  o.log = [&](const std::string& l) { logged.push_back(l); };
+  controller::EmbeddedController ctl(db, o);
+  ctl.attach(&sender);
+  const uint64_t nwid = (ctl.address() << 24) | 0x000abc;
+  ASSERT_TRUE(ctl.write_network(1000, nwid, json{{"name", "t"}}).ok());
+  const Bytes p = udp4();
+  TraceInfo t = core::frame_trace(2006, nwid, 0, false, kSrc, kDst, 0x0800, 0, p, "");
+  t.zt_source = 0x89e92ceee5;
+  ctl.on_remote_trace(2000, 0x89e92ceee5, core::remote_trace_dictionary(t)->serialize());
+  t.nwid = kNwid;  // not this controller's network
+  ctl.on_remote_trace(2001, 0x89e92ceee5, core::remote_trace_dictionary(t)->serialize());
+  auto r = controller::route_api(ctl, db, 3000, "GET", "/controller/network/" + to_hex(nwid, 16) + "/trace", "");
+  ASSERT_EQ(r.response.status, 200) << r.response.body.dump();
+  ASSERT_EQ(r.response.body.size(), 1u);
+  EXPECT_EQ(r.response.body[0]["event"], "2006");
+  EXPECT_EQ(r.response.body[0]["receivedAt"], 2000);
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_NE(logged[0].find("REMOTE_TRACE from 89e92ceee5 2006 NETWORK_FILTER_TRACE"), std::string::npos) << logged[0];
+  EXPECT_EQ(controller::route_api(ctl, db, 3000, "GET", "/controller/network/" + to_hex(nwid + 1, 16) + "/trace", "")
+                .response.status,
+            404);
+  EXPECT_EQ(controller::route_api(ctl, db, 3000, "POST", "/controller/network/" + to_hex(nwid, 16) + "/trace", "")
+                .response.status,
+            405);
 }
 
 }  // namespace
