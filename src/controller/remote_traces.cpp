@@ -94,11 +94,13 @@ std::optional<json> RemoteTraceStore::decode(ByteSpan dict, proto::Address origi
   return j;
 }
 
-void RemoteTraceStore::store(uint64_t nwid, const json& j) {
+bool RemoteTraceStore::store(uint64_t nwid, const json& j) {
   std::lock_guard lk(mu_);
+  if (!by_network_.count(nwid) && by_network_.size() >= kMaxNetworks) return false;
   auto& q = by_network_[nwid];
   q.push_back(j);
   while (q.size() > per_network_) q.pop_front();
+  return true;
 }
 
 json RemoteTraceStore::list(uint64_t nwid) const {

@@ -5,7 +5,8 @@
 // GET /controller/network/<nwid>/trace.
 //
 // Input is hostile: any byte string up to 10,000 bytes is parsed (Dictionary's bounds-checked
-// parser); dictionaries without a networkId of this controller are ignored.
+// parser); dictionaries without a networkId of this controller are ignored, and so are those of
+// networks beyond the first kMaxNetworks seen (memory stays bounded whatever members send).
 //
 // Threading: any thread (one mutex).
 #pragma once
@@ -36,6 +37,7 @@ std::string remote_trace_summary(const nlohmann::json& t);
 
 class RemoteTraceStore {
  public:
+  static constexpr size_t kMaxNetworks = 64;
   explicit RemoteTraceStore(size_t per_network = 1000) : per_network_(per_network) {}
 
   // Parses and stores one dictionary if it names a network `owns(nwid)` accepts; returns its
@@ -46,8 +48,7 @@ class RemoteTraceStore {
     if (!j) return std::nullopt;
     const uint64_t nwid = (*j)["nwid_"].template get<uint64_t>();
     j->erase("nwid_");
-    if (!owns(nwid)) return std::nullopt;
-    store(nwid, *j);
+    if (!owns(nwid) || !store(nwid, *j)) return std::nullopt;
     return j;
   }
   // The stored traces of a network, oldest first (an empty array if none).
@@ -55,7 +56,7 @@ class RemoteTraceStore {
 
  private:
   static std::optional<nlohmann::json> decode(ByteSpan dict, proto::Address origin, int64_t now);
-  void store(uint64_t nwid, const nlohmann::json& j);
+  bool store(uint64_t nwid, const nlohmann::json& j);  // false: too many networks
 
   size_t per_network_;
   mutable std::mutex mu_;

@@ -190,6 +190,13 @@ TEST(Trace, ControllerStoreDecodesAndKeepsOnlyItsNetworks) {
   ASSERT_EQ(kept.size(), 2u);
   EXPECT_EQ(kept[1]["receivedAt"], 45);
   EXPECT_TRUE(store.list(1).empty());
+  // At most kMaxNetworks networks are kept, whatever members send.
+  for (uint64_t i = 1; i <= controller::RemoteTraceStore::kMaxNetworks; ++i) {
+    t.nwid = kNwid + i;
+    const bool stored = store.add(core::remote_trace_dictionary(t)->serialize(), 1, 50, owns).has_value();
+    EXPECT_EQ(stored, i < controller::RemoteTraceStore::kMaxNetworks) << i;
+  }
+  EXPECT_EQ(store.list(kNwid).size(), 2u);
 }
 
 // The controller's node hands REMOTE_TRACE to the controller, which serves it at
