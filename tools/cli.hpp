@@ -22,7 +22,9 @@ int cmd_node(const Args& args);   // cmd_node.cpp: a node with the local JSON AP
 int cmd_cli(const Args& args);    // cmd_cli.cpp: zerotier-cli style client of that API
 int cmd_bench(const Args& args);  // cmd_bench.cpp: `bench online` (start-up, RTT, memory)
 int bench_controller(const Args& args);  // cmd_bench_controller.cpp: `bench controller`
+int bench_rules(const Args& args);  // cmd_bench_rules.cpp: `bench rules` (the rules engine alone)
 int cmd_rules(const Args& args);  // cmd_rules.cpp: `rules compile FILE` (the rules language)
+int rules_explain(const Args& args);  // cmd_rules_explain.cpp: `rules explain` (args after "explain")
 
 // Helpers shared by the commands.
 bool wants_help(const Args& args);

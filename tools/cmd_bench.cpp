@@ -54,6 +54,7 @@ const char* kBenchUsage =
     "       ztcore bench join [-n M] [--timeout SECONDS]\n"
     "       ztcore bench tcp [--seconds S] [--timeout SECONDS]\n"
     "       ztcore bench controller [-n MEMBERS] [--db FILE|postgresql://...]... [--seconds S]\n"
+    "       ztcore bench rules [--seconds S]\n"
     "\n"
     "Everything runs in this process on 127.0.0.1 only; each benchmark prints one JSON object on\n"
     "stdout (progress on stderr). Identities are generated first, in parallel, and not timed.\n"
@@ -1105,6 +1106,7 @@ int cmd_bench(const Args& args) {
   if (args[0] == "join") return bench_join(args);
   if (args[0] == "tcp") return bench_tcp(args);
   if (args[0] == "controller") return bench_controller(args);
+  if (args[0] == "rules") return bench_rules(args);
   std::fprintf(stderr, "error: unknown benchmark '%s'\n\n%s", args[0].c_str(), kBenchUsage);
   return 2;
 }

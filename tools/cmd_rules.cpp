@@ -11,6 +11,7 @@ namespace zt::cli {
 namespace {
 const char* kRulesUsage =
     "usage: ztcore rules compile FILE\n"
+    "       ztcore rules explain --netconf FILE (--frame HEX | --pcap FILE) ... (see rules explain --help)\n"
     "\n"
     "Compiles a rules source file (the ZeroTier rules language, see docs/RULES.md) and prints\n"
     "{\"config\":{\"rules\",\"capabilities\",\"tags\"},\"capabilitiesByName\",\"tagsByName\"} as JSON\n"
@@ -19,6 +20,7 @@ const char* kRulesUsage =
 }  // namespace
 
 int cmd_rules(const Args& args) {
+  if (!args.empty() && args[0] == "explain") return rules_explain(Args(args.begin() + 1, args.end()));
   if (wants_help(args)) {
     std::fputs(kRulesUsage, stdout);
     return 0;

@@ -41,7 +41,7 @@ extern "C" {
 #endif
 
 /* ABI 1.1 appended networks, frames, wire tap, controller, worlds; 1.2 the IP stack and sockets;
- * 1.3 structured traces (zt_trace, zt_event.trace) */
+ * 1.3 rules explain (zt_node_explain) and structured traces (zt_trace, zt_event.trace) */
 #define ZTCORE_ABI_VERSION 1
 
 typedef enum zt_result {
@@ -425,6 +425,26 @@ ZT_API zt_result zt_socket_poll(zt_socket* s, int* revents);
 ZT_API int zt_socket_fd(zt_socket* s);
 /* Closes and frees. Safe after the node was freed (then only memory is released). */
 ZT_API void zt_socket_close(zt_socket* s);
+
+/* ---- Rules explain (ABI 1.3) -------------------------------------------------------------
+ * Explains how the rules of joined network `nwid` decide an Ethernet frame, against the node's
+ * CURRENT config and what it holds of the peer's credentials (tags, capabilities). Nothing is
+ * sent and nothing changes. `frame` is a whole Ethernet frame (14-byte header first, VLAN tags
+ * skipped). inbound = 0: this node sends it to `peer`; nonzero: `peer` sent it to this node.
+ * peer 0 = the member whose MAC the frame carries (destination MAC outbound, source MAC
+ * inbound; none for multicast/broadcast). MATCH_RANDOM is evaluated with draw 0 (matches).
+ * Writes one line of JSON (NUL-terminated) into json_out:
+ *   {"verdict": "accept"|"drop"|"super-accept"|"redirect", "rule": N|null,
+ *    "capability": ID|null, "reason": "...", "redirect_to": "hex10"|null,
+ *    "rules": [{"capability": null|ID, "index", "text", "type", "action", "reached",
+ *               "evaluated", "match": bool|null, "state": bool|null, "decided", "detail"}, ...]}
+ * the same shape as `ztcore rules explain --json` (docs/RULES.md). out_len is required and
+ * receives the size including the NUL; json_out may be NULL when cap is 0; ZT_ERR_TOO_LARGE if
+ * cap is smaller (call again with *out_len bytes). Errors: NOT_FOUND (not joined), STATE (no
+ * config yet, or called from a callback), INVALID_ARGUMENT (frame shorter than its header,
+ * peer = this node), TOO_LARGE (frame above the largest MTU). Runs on the runtime thread. */
+ZT_API zt_result zt_node_explain(zt_node* node, uint64_t nwid, const uint8_t* frame, size_t len, int inbound,
+                                 uint64_t peer, char* json_out, size_t cap, size_t* out_len);
 
 #ifdef __cplusplus
 }

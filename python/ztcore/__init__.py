@@ -18,7 +18,7 @@ console: ``python3 -m ztcore.scapy`` (or ``./dev repl``).
 from ._ffi import LIB_PATH, HEADER_PATH
 from .errors import (ControllerError, LabError, ZtError, ZtInternalError, ZtInvalidArgument, ZtIOError,
                      ZtNotFound, ZtStateError, ZtTooLarge)
-from .types import Address, Frame, Mac, Network, NetworkId, Route, TraceEvent, UserMessage, WirePacket
+from .types import Address, Explanation, Frame, Mac, Network, NetworkId, Route, TraceEvent, UserMessage, WirePacket
 from .node import (LAB_ETHERTYPE, Controller, Node, NodeStatus, Peer, Runtime, generate_identities,
                    generate_identity, identity_address, make_planet, network_mac, version)
 from .lab import LAB_NETWORK, TCP_PORT, Lab, TcpResult, tcp_demo
@@ -26,7 +26,7 @@ from .sockets import Socket
 from . import aio  # noqa: F401  (ztcore.aio, the asyncio layer)
 
 __all__ = [
-    "Address", "Controller", "ControllerError", "Frame", "generate_identities", "generate_identity",
+    "Address", "Controller", "ControllerError", "Explanation", "Frame", "generate_identities", "generate_identity",
     "HEADER_PATH", "identity_address", "Lab", "LAB_ETHERTYPE", "LAB_NETWORK", "LabError", "LIB_PATH", "Mac",
     "make_planet", "Network", "network_mac", "NetworkId", "Node", "NodeStatus", "Peer", "Route", "Runtime",
     "Socket", "tcp_demo", "TCP_PORT", "TcpResult", "TraceEvent", "UserMessage", "version", "WirePacket",

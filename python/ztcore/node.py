@@ -25,8 +25,8 @@ from typing import Callable, Iterable, List, Optional, Sequence, Union
 
 from ._ffi import LIB_PATH as _LIB_PATH, ffi, has as _ffi_has, lib
 from .errors import ControllerError, ZtError, ZtStateError, error_for
-from .types import (Address, Frame, IdLike, Mac, Network, NetworkId, Route, TraceEvent, UserMessage,
-                    WirePacket)
+from .types import (Address, Explanation, Frame, IdLike, Mac, Network, NetworkId, Route, TraceEvent,
+                    UserMessage, WirePacket)
 
 log = logging.getLogger("ztcore")
 
@@ -662,6 +662,28 @@ class Node:
         data = bytes(data)
         _check(lib.zt_node_send_frame(self._h(), nw, src, dst, ethertype, vlan, data, len(data)))
         self.log.debug("sent frame %s -> %s type 0x%04x %d bytes", src, dst, ethertype, len(data))
+
+    def explain(self, frame, inbound: bool = False, peer: Union[IdLike, "Node", None] = None,
+                nwid: Optional[IdLike] = None) -> Explanation:
+        """Explains how the network's rules (this node's current config and what it holds of the
+        peer's credentials) decide ``frame``: a whole Ethernet frame as bytes, or a Scapy
+        ``Ether`` packet. ``inbound`` False: this node sends it to ``peer``; True: ``peer`` sent
+        it here. ``peer`` None = the member whose MAC the frame carries (destination outbound,
+        source inbound). ``nwid`` None = the only joined network. Nothing is sent.
+        :class:`ZtNotFound` if not joined, :class:`ZtStateError` before the network has a config."""
+        nw = self._nw(nwid)
+        data = bytes(frame)
+        p = 0 if peer is None else (peer.ztid if isinstance(peer, Node) else Address.parse(peer))
+        n = ffi.new("size_t*")
+        cap = 16384
+        while True:
+            out = ffi.new("char[]", cap)
+            rc = lib.zt_node_explain(self._h(), nw, data, len(data), 1 if inbound else 0, p, out, cap, n)
+            if rc == -5 and n[0] > cap:
+                cap = n[0]
+                continue
+            _check(rc)
+            return Explanation.from_json(json.loads(ffi.string(out).decode("utf-8", "replace")))
 
     def broadcast_eth(self, nwid: Optional[IdLike], data: Union[bytes, str], ethertype: int = 0) -> None:
         """Broadcasts ``data`` (to ff:ff:ff:ff:ff:ff) from this node's MAC. ``ethertype`` 0 means

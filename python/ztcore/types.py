@@ -380,3 +380,32 @@ class Network:
     def __repr__(self) -> str:
         return "<Network %s %r mac %s %s ips %s>" % (self.nwid, self.name, self.mac, self.status,
                                                     ", ".join(self.ips) or "-")
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """How a network's rules decide a frame (:meth:`ztcore.Node.explain`, ``zt_node_explain``).
+
+    ``verdict`` is "accept", "drop", "super-accept" or "redirect"; ``rule`` the index of the
+    deciding action in its list (None: no rule matched, the default is to drop); ``capability``
+    the ID of the capability whose rules decided (None: the base rules); ``reason`` one line in
+    words; ``rules`` one dict per rule of the base list and of each capability evaluated
+    (keys capability, index, text, type, action, reached, evaluated, match, state, decided,
+    detail); ``raw`` the whole JSON object."""
+    verdict: str
+    rule: Optional[int]
+    capability: Optional[int]
+    reason: str
+    redirect_to: Optional[str] = None
+    rules: tuple = ()
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def accepted(self) -> bool:
+        """True if the frame passes (accept or super-accept)."""
+        return self.verdict in ("accept", "super-accept")
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Explanation":
+        return cls(d["verdict"], d.get("rule"), d.get("capability"), d.get("reason", ""), d.get("redirect_to"),
+                   tuple(d.get("rules", ())), d)

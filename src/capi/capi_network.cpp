@@ -137,6 +137,26 @@ zt_result zt_node_multicast_unsubscribe(zt_node* node, uint64_t nwid, uint64_t m
   return guarded([&] { return from_status(node->h->multicast_unsubscribe(nwid, {proto::Mac(mac), adi})); });
 }
 
+zt_result zt_node_explain(zt_node* node, uint64_t nwid, const uint8_t* frame, size_t len, int inbound, uint64_t peer,
+                          char* json_out, size_t cap, size_t* out_len) {
+  if (zt_result r = check_node(node); r != ZT_OK) return r;
+  if (!out_len) return fail(ZT_ERR_INVALID_ARGUMENT, "null out_len");
+  if (len && !frame) return fail(ZT_ERR_INVALID_ARGUMENT, "null frame");
+  if (cap && !json_out) return fail(ZT_ERR_INVALID_ARGUMENT, "null json_out with cap > 0");
+  if (peer & ~0xffffffffffULL) return fail(ZT_ERR_INVALID_ARGUMENT, "peer has bits above the 40-bit address");
+  if (len > kMaxMtu + 14 + 8)  // the largest frame a network carries, with header and two VLAN tags
+    return fail(ZT_ERR_TOO_LARGE, "frame of " + std::to_string(len) + " bytes exceeds the largest MTU (10000)");
+  return guarded([&] {
+    auto j = node->h->explain_frame(nwid, ByteSpan(frame, len), inbound != 0, peer);
+    if (!j) return fail(result_of(j.kind()), j.error());
+    *out_len = j->size() + 1;
+    if (cap < j->size() + 1)
+      return fail(ZT_ERR_TOO_LARGE, "output needs " + std::to_string(j->size() + 1) + " bytes");
+    std::memcpy(json_out, j->c_str(), j->size() + 1);
+    return ZT_OK;
+  });
+}
+
 uint64_t zt_network_mac(uint64_t address, uint64_t nwid) {
   return proto::Mac::from_address(address & 0xffffffffffULL, nwid).value();
 }

@@ -247,4 +247,11 @@ const char* credential_outcome_name(CredentialOutcome o) {
   return "?";
 }
 
+bool Membership::assume(const proto::Capability& cap) {
+  auto rules = cap.rules();
+  if (!rules) return false;
+  caps_[cap.id] = HeldCapability{cap, std::move(*rules)};
+  return true;
+}
+
 }  // namespace zt::core

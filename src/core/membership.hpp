@@ -116,6 +116,14 @@ class Membership {
   // against `own` right now. The COM and all thresholds are kept. Returns how many went.
   size_t cleanup(const proto::NetworkConfig& own);
 
+  // ---- What-if records (explain tools only) ----------------------------------------------
+  // Store a tag / capability as given, WITHOUT verification, thresholds or network checks,
+  // to evaluate rules against a hypothetical member (`ztcore rules explain --tag`). Use-time
+  // validity (is_valid) still applies. Never use these for credentials received from the
+  // network. assume(Capability) returns false (and stores nothing) if its rules do not decode.
+  void assume(const proto::Tag& tag) { tags_[tag.id] = tag; }
+  bool assume(const proto::Capability& cap);
+
   // ---- Raw state -------------------------------------------------------------------------
   const std::optional<proto::CertificateOfMembership>& com() const { return com_; }
   uint64_t com_revocation_threshold() const { return com_threshold_; }

@@ -118,6 +118,8 @@ class Vl2 final : public Vl2Handler, public ControllerSender {
   Status leave(int64_t now, uint64_t nwid);
   std::vector<NetworkInfo> networks() const;
   std::optional<NetworkInfo> network(uint64_t nwid) const;
+  // Explains a whole Ethernet frame against the current config (Node::explain_frame).
+  Result<std::string> explain(uint64_t nwid, ByteSpan frame, bool inbound, Address peer) const;
   Status send_frame(int64_t now, uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype,
                     uint16_t vlan, ByteSpan data);
   Status subscribe(int64_t now, uint64_t nwid, const proto::MulticastGroup& g);

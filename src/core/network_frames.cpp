@@ -7,6 +7,7 @@
 #include "base/hex.hpp"
 #include "core/filter_trace.hpp"
 #include "core/rules_engine.hpp"
+#include "core/rules_explain.hpp"
 
 namespace zt::core {
 
@@ -318,6 +319,29 @@ bool Vl2::on_ext_frame(int64_t now, Address from, const PacketView& pv, const Ex
     (void)vl1_.send_to(now, from, ok, false);
   }
   return true;
+}
+
+Result<std::string> Vl2::explain(uint64_t nwid, ByteSpan frame, bool inbound, Address peer) const {
+  auto it = nets_.find(nwid);
+  if (it == nets_.end()) return err(ErrorKind::NotFound, "network " + proto::network_id_to_string(nwid) + " is not joined");
+  const Network& net = it->second;
+  if (!net.config) return err(ErrorKind::State, "network " + proto::network_id_to_string(nwid) + " has no config yet");
+  FilterFrame fr;
+  if (!parse_ethernet_frame(frame, fr))
+    return err("not an Ethernet frame (" + std::to_string(frame.size()) + " bytes, the header needs 14)");
+  peer &= 0xffffffffffULL;
+  if (peer == 0) {  // the member behind the frame's MAC (0 for multicast / a foreign MAC)
+    const Mac m = inbound ? fr.mac_source : fr.mac_dest;
+    if (!m.is_multicast() && m.is_network_mac(nwid)) peer = m.to_address(nwid);
+  }
+  if (peer == self()) return err("the peer must be another member, not this node");
+  fr.inbound = inbound;
+  fr.source = inbound ? peer : self();
+  fr.destination = inbound ? self() : peer;
+  auto m = peer != 0 ? net.members.find(peer) : net.members.end();
+  // No random source: MATCH_RANDOM sees 0 (always matches). Nothing is sent or stored.
+  FilterEnv env{*net.config, self(), m != net.members.end() ? &m->second.m : nullptr, {}};
+  return explanation_json(explain_filter(env, fr, true));
 }
 
 }  // namespace zt::core

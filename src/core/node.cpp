@@ -121,6 +121,10 @@ Status Node::leave(int64_t now, uint64_t nwid) { return impl_->vl2.leave(now, nw
 std::vector<NetworkInfo> Node::networks() const { return impl_->vl2.networks(); }
 std::optional<NetworkInfo> Node::network(uint64_t nwid) const { return impl_->vl2.network(nwid); }
 
+Result<std::string> Node::explain_frame(uint64_t nwid, ByteSpan frame, bool inbound, Address peer) const {
+  return impl_->vl2.explain(nwid, frame, inbound, peer);
+}
+
 Status Node::send_frame(int64_t now, uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype,
                         uint16_t vlan, ByteSpan data) {
   Status st = impl_->vl2.send_frame(now, nwid, src, dst, ethertype, vlan, data);

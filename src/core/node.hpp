@@ -120,6 +120,14 @@ class Node {
   Status send_frame(int64_t now, uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype,
                     uint16_t vlan, ByteSpan data);
   Status multicast_subscribe(int64_t now, uint64_t nwid, const proto::MulticastGroup& g);
+  // Explains how the rules of joined network `nwid` (its current config and what we hold of
+  // `peer`'s credentials) decide a whole Ethernet frame (14-byte header first): outbound, we
+  // send it to `peer`; inbound, `peer` sent it to us. peer 0 = the member whose MAC the frame
+  // carries (destination outbound, source inbound; none for multicast). Returns the JSON of
+  // core/rules_explain.hpp explanation_json. Nothing is sent, nothing changes; MATCH_RANDOM
+  // is evaluated with draw 0. Errors: NotFound (not joined), State (no config yet),
+  // InvalidArgument (frame shorter than its header, peer = self).
+  Result<std::string> explain_frame(uint64_t nwid, ByteSpan frame, bool inbound, Address peer) const;
   Status multicast_unsubscribe(int64_t now, uint64_t nwid, const proto::MulticastGroup& g);
   // Attaches a network controller (not owned; must outlive the node or be detached with
   // nullptr). Networks whose ID starts with our address are then served by it.

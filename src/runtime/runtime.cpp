@@ -636,6 +636,12 @@ Status NodeHandle::send_frame(uint64_t nwid, proto::Mac src, proto::Mac dst, uin
   return st;
 }
 
+Result<std::string> NodeHandle::explain_frame(uint64_t nwid, ByteSpan frame, bool inbound, proto::Address peer) {
+  Result<std::string> r = err(ErrorKind::State, "node stopped");
+  with_node([&](core::Node& n, int64_t) { r = n.explain_frame(nwid, frame, inbound, peer); });
+  return r;
+}
+
 Status NodeHandle::multicast_subscribe(uint64_t nwid, const proto::MulticastGroup& g) {
   Status st = err("node stopped");
   with_node([&](core::Node& n, int64_t now) { st = n.multicast_subscribe(now, nwid, g); });

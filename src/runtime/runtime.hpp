@@ -82,6 +82,8 @@ class NodeHandle {
   Status send_frame(uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype, uint16_t vlan, ByteSpan data);
   Status multicast_subscribe(uint64_t nwid, const proto::MulticastGroup& g);
   Status multicast_unsubscribe(uint64_t nwid, const proto::MulticastGroup& g);
+  // core::Node::explain_frame on the loop thread (JSON; nothing sent).
+  Result<std::string> explain_frame(uint64_t nwid, ByteSpan frame, bool inbound, proto::Address peer);
   // Runs fn(node, now) on the loop thread and waits.
   void with_node(const std::function<void(core::Node&, int64_t)>& fn);
   // Loop-thread only: direct access (e.g. from an event callback).

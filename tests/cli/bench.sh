@@ -50,11 +50,23 @@ run online -n 5 --idle 5
 check nodes online_ms hello_rtt_ms idle_nodes rss_per_node_kib online
 python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["online"]==5 and d["idle_online"]==5, d' "$out"
 
+run rules --seconds 0.05
+check load_1min_before cases
+python3 - "$out" <<'EOF'
+import json, sys
+d = json.loads(sys.argv[1])
+got = sorted((c["rules"], c["direction"]) for c in d["cases"])
+assert got == sorted((n, w) for n in (0, 10, 100) for w in ("outbound", "inbound")), got
+for c in d["cases"]:
+    assert c["ns_per_frame"] > 0 and c["frames"] > 0, c
+    assert c["verdict"] == ("drop" if c["rules"] == 0 else "accept"), c  # the last rule decides
+EOF
+
 # Help works; bad arguments are usage errors (exit 2).
 "$ZT" bench --help | grep -q 'ztcore bench frames'
 "$ZT" --help | grep -q 'bench'
 for bad in "" "nosuch" "frames --size 0" "frames --size 99999" "frames --seconds 0" "frames --seconds x" \
-           "frames --bogus" "join -n 0" "join -n" "online -n 0" "online --idle x"; do
+           "frames --bogus" "join -n 0" "join -n" "online -n 0" "online --idle x" "rules --seconds 0" "rules --bogus"; do
   rc=0
   # shellcheck disable=SC2086
   "$ZT" bench $bad >/dev/null 2>&1 || rc=$?

@@ -946,3 +946,111 @@ TEST(CapiController, PostgresUrlKeepsRecordsAcrossFreeAndNew) {
   EXPECT_EQ(zt_controller_new("postgresql://u:hunter2@127.0.0.1:1/x?connect_timeout=2", &bad), ZT_ERR_IO);
   EXPECT_EQ(std::string(zt_last_error()).find("hunter2"), std::string::npos) << zt_last_error();
 }
+
+// zt_node_explain (ABI 1.3): a member of a network whose rules come from rulesSource explains
+// frames against its current config: accepted by a base rule, by its capability, dropped by
+// the default; plus the out-buffer and error contract.
+namespace {
+
+std::vector<uint8_t> eth_ipv4(uint64_t src_mac, uint64_t dst_mac, uint8_t proto, std::vector<uint8_t> l4) {
+  std::vector<uint8_t> f;
+  for (int i = 5; i >= 0; --i) f.push_back(uint8_t(dst_mac >> (8 * i)));
+  for (int i = 5; i >= 0; --i) f.push_back(uint8_t(src_mac >> (8 * i)));
+  f.push_back(0x08);
+  f.push_back(0x00);
+  std::vector<uint8_t> ip = {0x45, 0, 0, uint8_t(20 + l4.size()), 0, 1, 0, 0, 64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2};
+  f.insert(f.end(), ip.begin(), ip.end());
+  f.insert(f.end(), l4.begin(), l4.end());
+  return f;
+}
+
+json explain(zt_node* n, uint64_t nwid, const std::vector<uint8_t>& f, int inbound, uint64_t peer) {
+  size_t need = 0;
+  EXPECT_EQ(zt_node_explain(n, nwid, f.data(), f.size(), inbound, peer, nullptr, 0, &need), ZT_ERR_TOO_LARGE);
+  std::vector<char> out(need);
+  size_t got = 0;
+  EXPECT_EQ(zt_node_explain(n, nwid, f.data(), f.size(), inbound, peer, out.data(), out.size(), &got), ZT_OK)
+      << zt_last_error();
+  EXPECT_EQ(got, need);
+  return json::parse(std::string(out.data()), nullptr, false);
+}
+
+}  // namespace
+
+TEST(CApi, NodeExplainsFramesAgainstItsConfig) {
+  Net net;
+  ASSERT_NO_FATAL_FAILURE(net.start_root());
+  zt_controller* c = nullptr;
+  ASSERT_EQ(zt_controller_new(nullptr, &c), ZT_OK) << zt_last_error();
+  ASSERT_NO_FATAL_FAILURE(net.start_controller(c));
+  const uint64_t caddr = zt_node_address(net.cnode);
+  json body = {{"name", "explain"},
+               {"private", true},
+               {"rulesSource", "tag department id 1000 default 10;\n"
+                               "cap ssh id 2000 accept ipprotocol tcp dport 22; ;\n"
+                               "drop not ethertype ipv4 and not ethertype arp;\n"
+                               "accept ipprotocol icmp;\n"}};
+  Response created = request(c, "POST", "/controller/network/" + hex(caddr, 10) + "______", body.dump().c_str());
+  ASSERT_EQ(created.status, 200) << created.text;
+  const std::string nwid_s = created.body.value("id", "");
+  const uint64_t nwid = std::stoull(nwid_s, nullptr, 16);
+
+  auto s = net.new_seen();
+  zt_node_options o;
+  net.options(o, s.get());
+  o.join = &nwid;
+  o.join_count = 1;
+  zt_node* m = net.add(o, std::move(s));
+  ASSERT_NE(m, nullptr);
+  net.members.push_back(m);
+  const uint64_t me = zt_node_address(m);
+  Response auth = request(c, "POST", "/controller/network/" + nwid_s + "/member/" + hex(me, 10),
+                          R"({"authorized":true,"capabilities":[2000]})");
+  ASSERT_EQ(auth.status, 200) << auth.text;
+  ASSERT_TRUE(net.lab.wait([&] { return net.of(m).status(nwid) == ZT_NETWORK_OK; })) << "no config";
+
+  const uint64_t peer = 0x2222222222ULL;
+  const uint64_t my_mac = zt_network_mac(me, nwid), peer_mac = zt_network_mac(peer, nwid);
+  json j = explain(m, nwid, eth_ipv4(my_mac, peer_mac, 1, {8, 0, 0, 0, 0, 1, 0, 1}), 0, peer);
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(j["verdict"], "accept");
+  EXPECT_EQ(j["rule"], 4);
+  EXPECT_TRUE(j["capability"].is_null());
+  EXPECT_EQ(j["reason"], "rule 4 ACCEPT: ipprotocol 1 = 1");
+  ASSERT_TRUE(j["rules"].is_array());
+  EXPECT_EQ(j["rules"].size(), 5u);
+
+  // TCP to port 22: the member's capability 2000. The peer comes from the destination MAC.
+  std::vector<uint8_t> tcp(20, 0);
+  tcp[0] = 0x9c;
+  tcp[3] = 22;
+  tcp[12] = 0x50;
+  j = explain(m, nwid, eth_ipv4(my_mac, peer_mac, 6, tcp), 0, 0);
+  EXPECT_EQ(j["verdict"], "accept");
+  EXPECT_EQ(j["capability"], 2000);
+  EXPECT_EQ(j["rule"], 2);
+  // Inbound the sender's capabilities count: we hold none of the peer's, so the default drop.
+  j = explain(m, nwid, eth_ipv4(peer_mac, my_mac, 6, tcp), 1, peer);
+  EXPECT_EQ(j["verdict"], "drop");
+  EXPECT_TRUE(j["rule"].is_null());
+  EXPECT_EQ(j["reason"], "no rule matched: default DROP");
+
+  // Errors.
+  const std::vector<uint8_t> f = eth_ipv4(my_mac, peer_mac, 1, {8, 0, 0, 0});
+  char small[8];
+  size_t need = 0;
+  EXPECT_EQ(zt_node_explain(m, nwid, f.data(), f.size(), 0, peer, small, sizeof small, &need), ZT_ERR_TOO_LARGE);
+  EXPECT_GT(need, sizeof small);
+  EXPECT_EQ(zt_node_explain(m, nwid, f.data(), f.size(), 0, peer, small, sizeof small, nullptr), ZT_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(zt_node_explain(nullptr, nwid, f.data(), f.size(), 0, peer, small, sizeof small, &need),
+            ZT_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(zt_node_explain(m, nwid, nullptr, 10, 0, peer, small, sizeof small, &need), ZT_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(zt_node_explain(m, nwid, f.data(), 13, 0, peer, small, sizeof small, &need), ZT_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(zt_last_error()).find("Ethernet"), std::string::npos) << zt_last_error();
+  EXPECT_EQ(zt_node_explain(m, nwid, f.data(), f.size(), 0, me, small, sizeof small, &need), ZT_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(zt_node_explain(m, nwid, f.data(), f.size(), 0, 1ULL << 40, small, sizeof small, &need),
+            ZT_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(zt_node_explain(m, nwid ^ 1, f.data(), f.size(), 0, peer, small, sizeof small, &need), ZT_ERR_NOT_FOUND);
+  ASSERT_EQ(zt_node_join(m, nwid ^ 1), ZT_OK);  // no such network: never a config
+  EXPECT_EQ(zt_node_explain(m, nwid ^ 1, f.data(), f.size(), 0, peer, small, sizeof small, &need), ZT_ERR_STATE);
+}
