@@ -2,6 +2,7 @@
 // Text output matches zerotier-cli's lines ("200 info ...", "200 peers", ...); -j prints the
 // API's JSON. Exit 0 on success, 1 on an API error or when the node cannot be reached, 2 on
 // a usage error.
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -36,6 +37,9 @@ const char* kCliUsage =
     "  deorbit <moon id>        stop orbiting a moon\n"
     "  listnetworks             joined networks\n"
     "  join <nwid> | leave <nwid>   (virtual networks are not supported yet)\n"
+    "  trace [--count N] [--seconds S]\n"
+    "                           follow the node's trace events (GET /trace), one line each\n"
+    "                           (-j: JSON lines), until N events, S seconds or Ctrl-C\n"
     "\n"
     "  -j                       print the JSON the API returned\n";
 
@@ -44,6 +48,8 @@ struct CliOptions {
   std::string port_text;
   std::string token;
   bool json = false;
+  long count = 0;     // trace: stop after this many events (0 = no limit)
+  long seconds = 0;   // trace: stop after this long (0 = no limit)
   std::vector<std::string> words;  // command and its arguments
 };
 
@@ -68,6 +74,47 @@ int64_t now_ms() {
 }
 
 }  // namespace
+
+// `ztcore cli trace`: long-polls GET /trace?after=SEQ until --count events or --seconds pass.
+int follow_traces(const CliOptions& o, uint16_t port) {
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed_ms = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  };
+  uint64_t after = 0;
+  long printed = 0;
+  bool first = true;
+  while (true) {
+    int64_t wait = 1000;
+    if (o.seconds > 0) wait = std::min<int64_t>(wait, o.seconds * 1000 - elapsed_ms());
+    if (wait < 0) wait = 0;
+    const std::string target = "/trace?after=" + std::to_string(after) + "&wait=" + std::to_string(first ? 0 : wait);
+    auto res = service::request("127.0.0.1", port, "GET", target, {{api::kAuthHeader, o.token}}, "", 40000);
+    if (!res.ok()) {
+      std::fprintf(stderr, "error: cannot reach the node's API at 127.0.0.1:%u: %s\n", unsigned(port), res.error().c_str());
+      return 1;
+    }
+    if (res->status != 200) {
+      std::printf("%d trace %s", res->status, res->body.c_str());
+      return 1;
+    }
+    first = false;
+    size_t pos = 0;
+    while (pos < res->body.size()) {
+      size_t nl = res->body.find('\n', pos);
+      if (nl == std::string::npos) nl = res->body.size();
+      api::json j = api::json::parse(res->body.substr(pos, nl - pos), nullptr, false);
+      pos = nl + 1;
+      if (j.is_discarded() || !j.is_object() || !j.contains("seq") || !j["seq"].is_number_unsigned()) continue;
+      after = j["seq"].get<uint64_t>();
+      if (o.json) std::printf("%s\n", j.dump().c_str());
+      else std::printf("%s\n", api::format_trace(j).c_str());
+      std::fflush(stdout);
+      if (o.count > 0 && ++printed >= o.count) return 0;
+    }
+    if (o.seconds > 0 && elapsed_ms() >= o.seconds * 1000) return 0;
+  }
+}
 
 int cmd_cli(const Args& args) {
   if (wants_help(args)) {
@@ -99,6 +146,12 @@ int cmd_cli(const Args& args) {
       if (!value("-p", o.port_text)) return usage_error("-p needs a port");
     } else if (a.rfind("-T", 0) == 0) {
       if (!value("-T", o.token)) return usage_error("-T needs a token");
+    } else if (a == "--count" || a == "--seconds") {
+      if (i + 1 >= args.size()) return usage_error(a + " needs a number");
+      const std::string& v = args[++i];
+      if (v.empty() || v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos)
+        return usage_error("bad number '" + v + "' for " + a);
+      (a == "--count" ? o.count : o.seconds) = std::stol(v);
     } else if (a.size() > 1 && a[0] == '-') {
       return usage_error("unknown option '" + a + "'");
     } else {
@@ -136,6 +189,10 @@ int cmd_cli(const Args& args) {
 
   const std::string cmd = o.words[0];
   const size_t nargs = o.words.size() - 1;
+  if (cmd == "trace") {
+    if (nargs != 0) return usage_error("'trace' takes no arguments (options: --count N, --seconds S, -j)");
+    return follow_traces(o, uint16_t(port));
+  }
   std::string method = "GET", target, body;
   if (cmd == "info" || cmd == "status") {
     target = "/status";

@@ -160,7 +160,12 @@ int cmd_controller(const Args& args) {
     std::fprintf(stderr, "error: %s\n", token.error().c_str());
     return 1;
   }
-  controller::EmbeddedController ctl(**db);
+  controller::ControllerOptions copts;
+  copts.log = [](const std::string& line) {
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+  };
+  controller::EmbeddedController ctl(**db, copts);
 
   // Signals are taken synchronously by this thread (sigwait); every thread started from here
   // on inherits the blocked mask.

@@ -61,7 +61,7 @@ const char* kRootUsage =
     "  --api-port N      local JSON API TCP port on 127.0.0.1 (default: the UDP port; 0 = any)\n"
     "  --no-api          do not serve the local API\n"
     "  --allow-loopback  accept and use 127.0.0.0/8 and ::1 paths\n"
-    "  --verbose         also print TRACE events\n"
+    "  --verbose, -v     also print TRACE events, one line each (code, reason, MACs, IPs, rule)\n"
     "  --pcap FILE       capture into a pcapng file (0644) until the node stops: interface\n"
     "                    \"udp\" holds every UDP datagram sent or received, with IPv4/IPv6 + UDP\n"
     "                    headers synthesized from the real addresses and ports (LINKTYPE_RAW;\n"
@@ -91,7 +91,7 @@ const char* kNodeUsage =
     "  --api-port N      local JSON API TCP port on 127.0.0.1 (default: the UDP port; 0 = any)\n"
     "  --no-api          do not serve the local API\n"
     "  --allow-loopback  accept and use 127.0.0.0/8 and ::1 paths\n"
-    "  --verbose         also print TRACE events\n"
+    "  --verbose, -v     also print TRACE events, one line each (code, reason, MACs, IPs, rule)\n"
     "  --stack           run a userspace TCP/IP stack (lwIP) on every joined network: the\n"
     "                    node answers ARP, NDP and ping at its assigned addresses\n"
     "  --pcap FILE       capture into a pcapng file (0644) until the node stops: interface\n"
@@ -228,6 +228,8 @@ void print_event(const core::Event& e, bool verbose) {
              std::to_string(e.data.size()) + " bytes";
   if (e.type == core::EventType::RemoteTrace)
     detail = "from " + proto::address_to_string(e.peer) + " " + std::to_string(e.data.size()) + " bytes";
+  // A structured trace as one line: code, name, network, reason, MACs, IPs/ports, rule.
+  if (e.type == core::EventType::Trace && e.trace) detail = core::trace_summary(*e.trace);
   std::printf("%s %s%s%s\n", timestamp().c_str(), event_name(e.type), detail.empty() ? "" : " ", detail.c_str());
   std::fflush(stdout);
 }
@@ -346,8 +348,9 @@ Result<Bytes> ensure_root_planet(const Options& o, const proto::Identity& id) {
 // The API's view of the running node.
 class NodeBackend final : public api::Backend {
  public:
-  NodeBackend(runtime::NodeHandle& h, std::string home, api::NodeSettings s)
-      : h_(h), home_(std::move(home)), settings_(std::move(s)) {}
+  NodeBackend(runtime::NodeHandle& h, std::string home, api::NodeSettings s, service::TraceLog* traces)
+      : h_(h), home_(std::move(home)), settings_(std::move(s)), traces_(traces) {}
+  service::TraceLog* trace_log() override { return traces_; }
   int64_t now() override { return runtime::now_ms(); }
   core::NodeStatus status() override { return h_.status(); }
   api::NodeSettings settings() override { return settings_; }
@@ -397,6 +400,7 @@ class NodeBackend final : public api::Backend {
   runtime::NodeHandle& h_;
   std::string home_;
   api::NodeSettings settings_;
+  service::TraceLog* traces_;
   std::set<uint64_t> pending_;
 };
 
@@ -490,7 +494,12 @@ int run(const Args& args, bool root) {
   cfg.identity = *id;
   cfg.allow_loopback = o.allow_loopback;
   const bool verbose = o.verbose;
-  cfg.on_event = [verbose](const core::Event& e) { print_event(e, verbose); };
+  // Traces are kept for GET /trace (`ztcore cli trace`) whether or not -v prints them.
+  auto traces = std::make_shared<service::TraceLog>(1000);
+  cfg.on_event = [verbose, traces](const core::Event& e) {
+    traces->push(e, runtime::now_ms());
+    print_event(e, verbose);
+  };
   cfg.on_network = print_network;
   // Networks joined before (by flag or API) and the --join ones; remember the new ones.
   cfg.join = remembered_networks(o.home);
@@ -544,7 +553,7 @@ int run(const Args& args, bool root) {
       return 1;
     }
     const uint16_t want = o.api_port.value_or(node.port());
-    backend = std::make_unique<NodeBackend>(node, o.home, settings);
+    backend = std::make_unique<NodeBackend>(node, o.home, settings, traces.get());
     auto started = service::LocalServer::start(
         "127.0.0.1", want,
         [b = backend.get(), t = *token](const service::Request& req) { return service::handle(*b, t, req); });

@@ -41,7 +41,8 @@ extern "C" {
 #endif
 
 /* ABI 1.1 appended networks, frames, wire tap, controller, worlds; 1.2 the IP stack and sockets;
- * 1.3 packet capture (zt_node_pcap_start/stop) and rules explain (zt_node_explain) */
+ * 1.3 packet capture (zt_node_pcap_start/stop), rules explain (zt_node_explain) and structured
+ * traces (zt_trace, zt_event.trace) */
 #define ZTCORE_ABI_VERSION 1
 
 typedef enum zt_result {
@@ -72,11 +73,43 @@ typedef enum zt_event_type {
   ZT_EVENT_ONLINE = 2,
   ZT_EVENT_DOWN = 3,
   ZT_EVENT_IDENTITY_COLLISION = 4,
-  ZT_EVENT_TRACE = 5,        /* text: why a packet was dropped or something changed */
+  ZT_EVENT_TRACE = 5,        /* text: why a packet was dropped or something changed; trace (1.3) */
   ZT_EVENT_USER_MESSAGE = 6, /* peer, type_id, data/len */
   ZT_EVENT_REMOTE_TRACE = 7, /* peer, data/len (a dictionary) */
   ZT_EVENT_PEER_DIRECT = 100 /* peer now has a direct path */
 } zt_event_type;
+
+/* ---- appended in ABI 1.3: the structured record of a TRACE event (docs/TRACES.md) ----
+ * Codes are PROTOCOL.md §15's (1004 packet MAC failure, 1005 invalid packet / dropped HELLO,
+ * 2000 outgoing frame dropped, 2001 access denied, 2002 incoming frame dropped, 2003 credential
+ * rejected, 2006 filter trace) and ztcore's own >= 9000 (9000 joined, 9001 left, 9002 config
+ * applied, 9003 config rejected, 9004 network status, 9005 credential accepted, 9006 send
+ * failed, 9007 world updated). Frame fields are 0/"" when the trace is not about a frame, IP
+ * fields when the frame is not IPv4/IPv6. Everything is valid only during the callback. */
+typedef struct zt_trace {
+  uint32_t code;
+  uint64_t nwid;          /* network, or 0 */
+  uint64_t peer;          /* remote ZeroTier address, or 0 */
+  uint64_t src_mac;       /* MACs as in zt_frame */
+  uint64_t dst_mac;
+  uint16_t ethertype;
+  uint16_t vlan;
+  uint32_t frame_len;     /* Ethernet payload length */
+  int ip_version;         /* 4 or 6; 0 = not IP */
+  char src_ip[46];        /* IP addresses as text ("10.0.0.1", "fd00::1"), "" when not IP */
+  char dst_ip[46];
+  uint8_t ip_protocol;    /* final IP protocol (after IPv6 extension headers) */
+  uint16_t src_port;      /* TCP/UDP/SCTP ports, else 0 */
+  uint16_t dst_port;
+  int inbound;            /* 1 received, 0 sent */
+  int rule;               /* index of the rule that decided (2006), -1 none */
+  const char* action;     /* "DROP", "ACCEPT", "TEE", "REDIRECT"..., or "" */
+  int has_capability;     /* 1: `capability` is the capability whose rule decided */
+  uint32_t capability;
+  const char* reason;     /* "rule 2 DROP", "not a bridge", "multicast disabled", ... */
+  const uint8_t* frame;   /* the first <= 256 bytes of the Ethernet payload */
+  size_t frame_captured;  /* bytes at `frame` */
+} zt_trace;
 
 typedef struct zt_event {
   int type;            /* zt_event_type */
@@ -85,6 +118,8 @@ typedef struct zt_event {
   const uint8_t* data; /* payload, valid only during the callback */
   size_t len;
   const char* text;    /* NUL-terminated, valid only during the callback */
+  /* ---- appended in ABI 1.3 (the library fills zt_event; older callers ignore this) ---- */
+  const zt_trace* trace; /* ZT_EVENT_TRACE only, else NULL */
 } zt_event;
 
 /* Called on the runtime thread. Must not block and must not call ztcore functions for the

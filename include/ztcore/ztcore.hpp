@@ -232,6 +232,9 @@ struct Event {
   uint64_t type_id;
   std::span<const uint8_t> data;
   std::string_view text;
+  // EventType::Trace: the structured record (ABI 1.3, docs/TRACES.md), valid during the
+  // callback; nullptr otherwise.
+  const zt_trace* trace = nullptr;
 };
 
 struct Frame {
@@ -616,7 +619,8 @@ class Node {
     auto* cb = static_cast<Callbacks*>(user);
     detail::InCallback in(cb->rt);
     cb->on_event(Event{static_cast<EventType>(e->type), Address(e->peer), e->type_id,
-                       {e->data, e->data ? e->len : 0}, e->text ? std::string_view(e->text) : std::string_view()});
+                       {e->data, e->data ? e->len : 0}, e->text ? std::string_view(e->text) : std::string_view(),
+                       e->trace});
   }
   static void frame_tramp(zt_node*, void* user, const zt_frame* f) noexcept {
     auto* cb = static_cast<Callbacks*>(user);

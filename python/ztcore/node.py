@@ -208,7 +208,26 @@ def _on_event(node, user, ev):
         return
     data = bytes(ffi.buffer(ev.data, ev.len)) if ev.data != ffi.NULL and ev.len else b""
     text = ffi.string(ev.text).decode("utf-8", "replace") if ev.text != ffi.NULL else ""
-    q.put(("event", (ev.type, ev.peer, ev.type_id, data, text)))
+    trace = _trace_fields(ev.trace) if ev.type == EVENT_TRACE and ev.trace != ffi.NULL else {}
+    q.put(("event", (ev.type, ev.peer, ev.type_id, data, text, trace)))
+
+
+def _trace_fields(t) -> dict:
+    """A zt_trace (ABI 1.3) as TraceEvent keyword arguments (copied: valid only in the callback)."""
+    def s(p):
+        return ffi.string(p).decode("utf-8", "replace") if p != ffi.NULL else ""
+    has_frame = t.ethertype != 0 or t.frame_len != 0
+    has_ip = t.ip_version in (4, 6)
+    return dict(
+        code=t.code, nwid=NetworkId(t.nwid) if t.nwid else None,
+        src_mac=Mac(t.src_mac) if has_frame else None, dst_mac=Mac(t.dst_mac) if has_frame else None,
+        ethertype=t.ethertype, vlan=t.vlan, frame_len=t.frame_len,
+        src_ip=ffi.string(t.src_ip).decode() if has_ip else None,
+        dst_ip=ffi.string(t.dst_ip).decode() if has_ip else None,
+        ip_protocol=t.ip_protocol, src_port=t.src_port, dst_port=t.dst_port, inbound=bool(t.inbound),
+        rule=t.rule, action=s(t.action), capability=t.capability if t.has_capability else None,
+        reason=s(t.reason),
+        frame=bytes(ffi.buffer(t.frame, t.frame_captured)) if t.frame != ffi.NULL and t.frame_captured else b"")
 
 
 @ffi.callback("void(zt_node*, void*, const zt_frame*)")
@@ -451,10 +470,10 @@ class Node:
                 pass
         self.on_frame(frame)
 
-    def _handle_event(self, etype: int, peer: int, type_id: int, data: bytes, text: str) -> None:
+    def _handle_event(self, etype: int, peer: int, type_id: int, data: bytes, text: str, trace: dict) -> None:
         name = _EVENT_NAMES.get(etype, str(etype))
         if etype == EVENT_TRACE:
-            ev = TraceEvent(text, Address(peer) if peer else None)
+            ev = TraceEvent(text, Address(peer) if peer else None, **trace)
             self._traced.append(ev)
             self.log.debug("TRACE %s", text)
         elif etype == EVENT_USER_MESSAGE:

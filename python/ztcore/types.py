@@ -190,12 +190,51 @@ class UserMessage:
         return "<UserMessage from %s type 0x%x %s>" % (self.source, self.type, _text(self.data))
 
 
+TRACE_CODES = {1004: "PACKET_MAC_FAILURE", 1005: "PACKET_INVALID", 2000: "OUTGOING_NETWORK_FRAME_DROPPED",
+               2001: "INCOMING_NETWORK_ACCESS_DENIED", 2002: "INCOMING_NETWORK_FRAME_DROPPED",
+               2003: "CREDENTIAL_REJECTED", 2005: "NETWORK_CONFIG_REQUEST_SENT", 2006: "NETWORK_FILTER_TRACE",
+               9000: "NETWORK_JOINED", 9001: "NETWORK_LEFT", 9002: "NETWORK_CONFIG_APPLIED",
+               9003: "NETWORK_CONFIG_REJECTED", 9004: "NETWORK_STATUS", 9005: "CREDENTIAL_ACCEPTED",
+               9006: "SEND_FAILED", 9007: "WORLD_UPDATED"}
+
+
 @dataclass(frozen=True)
 class TraceEvent:
-    """A TRACE event: why the node dropped a packet or changed something."""
+    """A TRACE event: why the node dropped a packet or changed something.
+
+    ``text`` is the human line; the rest is the structured record (docs/TRACES.md): ``code``
+    (PROTOCOL.md §15 code, or ztcore's >= 9000; ``name`` spells it), ``nwid``, ``peer`` (remote
+    node), the frame's ``src_mac``/``dst_mac``/``ethertype``/``vlan``/``frame_len``, when it is IP
+    ``src_ip``/``dst_ip`` (text), ``ip_protocol`` and ``src_port``/``dst_port`` (0 when none),
+    ``inbound``, the rules engine's ``rule`` (index, -1 none), ``action`` ("DROP", "ACCEPT"...)
+    and ``capability`` (id or None), ``reason`` ("rule 2 DROP", "not a bridge"...) and ``frame``
+    (the first <= 256 bytes of the Ethernet payload).
+    """
     text: str
     peer: Optional[Address] = None
     time: float = field(default_factory=_time.time, compare=False)
+    code: int = 0
+    nwid: Optional[NetworkId] = None
+    src_mac: Optional[Mac] = None
+    dst_mac: Optional[Mac] = None
+    ethertype: int = 0
+    vlan: int = 0
+    frame_len: int = 0
+    src_ip: Optional[str] = None
+    dst_ip: Optional[str] = None
+    ip_protocol: int = 0
+    src_port: int = 0
+    dst_port: int = 0
+    inbound: bool = False
+    rule: int = -1
+    action: str = ""
+    capability: Optional[int] = None
+    reason: str = ""
+    frame: bytes = field(default=b"", repr=False)
+
+    @property
+    def name(self) -> str:
+        return TRACE_CODES.get(self.code, "UNKNOWN")
 
     def __repr__(self) -> str:
         return "<Trace %s%s>" % (self.text, " (peer %s)" % self.peer if self.peer else "")

@@ -103,6 +103,38 @@ namespace {
 #define ZT_HAS_FIELD(o, field) \
   ((o)->struct_size >= offsetof(zt_node_options, field) + sizeof(((zt_node_options*)nullptr)->field))
 
+void copy_text(char (&out)[46], const std::string& s) {
+  const size_t n = std::min(s.size(), sizeof out - 1);
+  std::memcpy(out, s.data(), n);
+  out[n] = 0;
+}
+
+// A core::TraceInfo as the C ABI's zt_trace (strings point into `t`).
+void fill_trace(const core::TraceInfo& t, zt_trace& o) {
+  o.code = t.code;
+  o.nwid = t.nwid;
+  o.peer = t.peer;
+  o.src_mac = t.mac_source.value();
+  o.dst_mac = t.mac_dest.value();
+  o.ethertype = t.ethertype;
+  o.vlan = t.vlan;
+  o.frame_len = t.frame_length;
+  o.ip_version = t.ip_version;
+  copy_text(o.src_ip, t.ip_source_string());
+  copy_text(o.dst_ip, t.ip_dest_string());
+  o.ip_protocol = t.ip_protocol;
+  o.src_port = t.port_source;
+  o.dst_port = t.port_dest;
+  o.inbound = t.inbound ? 1 : 0;
+  o.rule = t.rule;
+  o.action = t.action.c_str();
+  o.has_capability = t.capability ? 1 : 0;
+  o.capability = t.capability.value_or(0);
+  o.reason = t.reason.c_str();
+  o.frame = t.frame.data();
+  o.frame_captured = t.frame.size();
+}
+
 void wire_callbacks(zt_node* raw, runtime::NodeConfig& c) {
   if (raw->on_event)
     c.on_event = [raw](const core::Event& e) {
@@ -113,6 +145,11 @@ void wire_callbacks(zt_node* raw, runtime::NodeConfig& c) {
       ev.data = e.data.data();
       ev.len = e.data.size();
       ev.text = e.text.c_str();
+      zt_trace tr{};
+      if (e.type == core::EventType::Trace && e.trace) {
+        fill_trace(*e.trace, tr);
+        ev.trace = &tr;
+      }
       try {
         raw->on_event(raw, raw->user, &ev);
       } catch (...) {

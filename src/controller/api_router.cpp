@@ -112,6 +112,12 @@ ApiResponse route(EmbeddedController& ctl, ControllerDb& db, int64_t now, std::s
     }
     return method_not_allowed(m, path);
   }
+  if (segs[3] == "trace" && segs.size() == 4 && !unstable) {
+    if (!is_get) return method_not_allowed(m, path);
+    if (!db.get_network(*nwid))
+      return ApiResponse::error(404, "network " + proto::network_id_to_string(*nwid) + " not found");
+    return {200, ctl.remote_traces(*nwid)};
+  }
   if (segs[3] != "member") return not_found();
 
   if (segs.size() == 4) {

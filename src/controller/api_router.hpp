@@ -10,6 +10,8 @@
 //   GET|POST|PUT|DELETE /controller/network/<nwid>
 //   GET    /controller/network/<nwid>/member        {"<address>": revision, ...}
 //   GET|POST|PUT|DELETE /controller/network/<nwid>/member/<address>
+//   GET    /controller/network/<nwid>/trace         REMOTE_TRACE events members sent (§15), decoded,
+//                                                   oldest first (memory only; remote_traces.hpp)
 //   GET    /unstable/controller/network[/<nwid>/member]   {"data":[objects],"meta":{counts}}
 // PUT is the same as POST (a merge); HEAD is answered like GET. DELETE returns the deleted
 // object. A query string ("?...") is ignored. An empty body is {}.

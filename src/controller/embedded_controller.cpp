@@ -30,8 +30,15 @@ struct EmbeddedController::Outgoing {
   proto::Revocation revocation;
 };
 
-EmbeddedController::EmbeddedController(ControllerDb& db, ControllerOptions opts) : db_(db), opts_(std::move(opts)) {
+EmbeddedController::EmbeddedController(ControllerDb& db, ControllerOptions opts)
+    : db_(db), opts_(std::move(opts)), traces_(opts_.remote_traces_per_network) {
   if (!opts_.random) opts_.random = [](uint8_t* p, size_t n) { crypto::random_bytes(p, n); };
+}
+
+void EmbeddedController::on_remote_trace(int64_t now, proto::Address origin, ByteSpan dictionary) {
+  const proto::Address self = address();
+  auto t = traces_.add(dictionary, origin, now, [self](uint64_t nwid) { return self != 0 && (nwid >> 24) == self; });
+  if (t && opts_.log) opts_.log(remote_trace_summary(*t));
 }
 
 EmbeddedController::~EmbeddedController() { flush_seen(); }

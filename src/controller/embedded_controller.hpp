@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "controller/db.hpp"
+#include "controller/remote_traces.hpp"
 #include "core/controller.hpp"
 
 namespace zt::controller {
@@ -40,6 +41,9 @@ struct ControllerOptions {
   int64_t online_window_ms = 120000;   // §10.1 step 16: "online" = requested within this
   int64_t forget_after_ms = 3600000;   // member state (metadata for pushes) kept this long
   int64_t seen_flush_ms = 5000;        // last-seen batch written to the Db at most this often
+  size_t remote_traces_per_network = 1000;  // REMOTE_TRACE dictionaries kept per network
+  // One-line notes (a summary of each REMOTE_TRACE received); default: none.
+  std::function<void(const std::string&)> log;
 };
 
 // Result of a management call, with the HTTP status the API maps it to: 200, 400 (bad
@@ -66,6 +70,12 @@ class EmbeddedController : public core::NetworkController {
   void attach(core::ControllerSender* sender) override;
   void on_request(int64_t now, const core::ConfigRequest& req) override;
   void on_timer(int64_t now) override;
+  // REMOTE_TRACE from a member (§15): kept (last N per network of this controller, memory
+  // only) and summarized through ControllerOptions::log.
+  void on_remote_trace(int64_t now, proto::Address origin, ByteSpan dictionary) override;
+  // The REMOTE_TRACE dictionaries received for a network, decoded (GET .../<nwid>/trace).
+  // Any thread.
+  json remote_traces(uint64_t nwid) const { return traces_.list(nwid); }
 
   // The controller's address (0 until attached). Any thread.
   proto::Address address() const { return address_.load(); }
@@ -148,6 +158,7 @@ class EmbeddedController : public core::NetworkController {
 
   ControllerDb& db_;
   ControllerOptions opts_;
+  RemoteTraceStore traces_;
   core::ControllerSender* sender_ = nullptr;
   std::atomic<proto::Address> address_{0};
 

@@ -58,6 +58,9 @@ class NetworkController {
   virtual void on_request(int64_t now, const ConfigRequest& req) = 0;
   // Periodic housekeeping (about once a second).
   virtual void on_timer(int64_t now) {}
+  // A REMOTE_TRACE dictionary (§3.16, §15; without its NUL, 1..10,000 bytes, unparsed) the
+  // node received from `origin`: members send these to the trace target their config names.
+  virtual void on_remote_trace(int64_t now, proto::Address origin, ByteSpan dictionary) {}
 };
 
 }  // namespace zt::core

@@ -18,6 +18,7 @@
 #include "proto/inet_address.hpp"
 #include "proto/netconf.hpp"
 #include "proto/vl2.hpp"
+#include "core/trace.hpp"
 
 namespace zt::core {
 
@@ -40,7 +41,7 @@ enum class EventType : int {
   Online = 2,
   Down = 3,
   IdentityCollision = 4,
-  Trace = 5,         // human-readable text: why something was dropped or changed
+  Trace = 5,         // why something was dropped or changed: text + Event::trace (TraceInfo)
   UserMessage = 6,
   RemoteTrace = 7,
   PeerDirect = 100,  // ztcore extension: a peer got its first direct path (text = address)
@@ -52,6 +53,9 @@ struct Event {
   Address peer = 0;         // UserMessage/RemoteTrace origin, PeerDirect peer
   uint64_t type_id = 0;     // UserMessage type
   ByteSpan data;            // UserMessage/RemoteTrace payload (valid during the callback)
+  // Trace only: the structured record (code, network, frame fields, rule...; core/trace.hpp),
+  // valid during the callback. `text` stays the human line.
+  const TraceInfo* trace = nullptr;
 };
 
 // Virtual network status (ZT_VirtualNetworkStatus, PROTOCOL.md §11.3).

@@ -121,8 +121,14 @@ Address Vl2::offer_com(int64_t now, Network& net, Address from, const Certificat
     }
     return out.missing;
   }
-  if (out.outcome == CredentialOutcome::Rejected && *out.reason)
-    trace("COM from " + address_to_string(from) + " rejected: " + out.reason);
+  if (out.outcome == CredentialOutcome::Rejected && *out.reason) {
+    TraceInfo t;
+    t.credential_type = 1;
+    t.credential_timestamp = com.timestamp();
+    t.credential_issued_to = to;
+    t.reason = out.reason;
+    trace_credential(now, net, from, "COM", t);
+  }
   return 0;
 }
 
@@ -142,27 +148,50 @@ void Vl2::on_credentials(int64_t now, Address from, const NetworkCredentials& c)
     if (const Address m = offer_com(now, *net, from, com, false)) missing.insert(m);
     touched.insert(com.issued_to());
   }
-  auto report = [&](const OfferResult& out, const char* what) {
+  // `t` carries the credential's §15 fields (type, id, timestamp, issued-to / target).
+  auto report = [&](Network& net, const OfferResult& out, const char* what, TraceInfo t) {
     if (out.outcome == CredentialOutcome::Deferred) {
       vl1_.send_whois(now, out.missing);
       missing.insert(out.missing);
     }
-    if (out.outcome == CredentialOutcome::Rejected && *out.reason)
-      trace(std::string(what) + " from " + address_to_string(from) + " rejected: " + out.reason);
+    if (out.outcome == CredentialOutcome::Rejected && *out.reason) {
+      t.reason = out.reason;
+      trace_credential(now, net, from, what, std::move(t));
+    }
+  };
+  auto cred = [](int type, uint64_t id, uint64_t ts, Address to) {
+    TraceInfo t;
+    t.credential_type = type;
+    t.credential_id = id;
+    t.credential_timestamp = ts;
+    t.credential_issued_to = to;
+    return t;
   };
   for (const auto& cap : c.capabilities)
-    if (Network* net = find(cap.nwid)) report(member(*net, cap.issued_to()).m.offer(net->nwid, cap, lookup), "capability");
+    if (Network* net = find(cap.nwid))
+      report(*net, member(*net, cap.issued_to()).m.offer(net->nwid, cap, lookup), "capability",
+             cred(2, cap.id, cap.timestamp, cap.issued_to()));
   for (const auto& tag : c.tags)
-    if (Network* net = find(tag.nwid)) report(member(*net, tag.issued_to).m.offer(net->nwid, tag, lookup), "tag");
+    if (Network* net = find(tag.nwid)) {
+      TraceInfo t = cred(3, tag.id, tag.timestamp, tag.issued_to);
+      t.credential_info = tag.value;
+      report(*net, member(*net, tag.issued_to).m.offer(net->nwid, tag, lookup), "tag", t);
+    }
   for (const auto& coo : c.coos)
-    if (Network* net = find(coo.nwid)) report(member(*net, coo.issued_to).m.offer(net->nwid, coo, lookup), "certificate of ownership");
+    if (Network* net = find(coo.nwid))
+      report(*net, member(*net, coo.issued_to).m.offer(net->nwid, coo, lookup), "certificate of ownership",
+             cred(4, coo.id, coo.timestamp, coo.issued_to));
   for (const auto& rev : c.revocations) {
     Network* net = find(rev.nwid);
     if (!net) continue;
     auto out = member(*net, rev.target).m.offer(net->nwid, rev, lookup);
-    report(out, "revocation");
+    TraceInfo rt = cred(6, rev.id, 0, 0);
+    rt.revocation_target = rev.target;
+    report(*net, out, "revocation", rt);
     if (out.outcome == CredentialOutcome::AcceptedNew) {
-      trace("revocation for " + address_to_string(rev.target) + " on " + to_hex(rev.nwid, 16) + " accepted");
+      trace(trace_code::kCredentialAccepted, rev.nwid,
+            "revocation for " + address_to_string(rev.target) + " on " + to_hex(rev.nwid, 16) + " accepted",
+            "revocation accepted", rev.target);
       // Fast propagate to the members we know (§7.5 step 5).
       if (out.propagate)
         for (auto& [a, m] : net->members)
@@ -272,14 +301,14 @@ void Vl2::on_error(int64_t now, Address from, const ErrorMessage& e) {
       if (e.in_re_verb == Verb::NetworkConfigRequest && from == (body->nwid >> 24) && net->status != NetworkStatus::NotFound) {
         net->status = NetworkStatus::NotFound;
         notify(*net, NetworkOp::ConfigUpdate);
-        trace("network " + to_hex(body->nwid, 16) + ": NOT_FOUND");
+        trace(trace_code::kNetworkStatus, body->nwid, "network " + to_hex(body->nwid, 16) + ": NOT_FOUND", "NOT_FOUND", from);
       }
       break;
     case ErrorCode::NetworkAccessDenied:
       if (from == (body->nwid >> 24) && net->status != NetworkStatus::AccessDenied) {
         net->status = NetworkStatus::AccessDenied;
         notify(*net, NetworkOp::ConfigUpdate);
-        trace("network " + to_hex(body->nwid, 16) + ": ACCESS_DENIED");
+        trace(trace_code::kNetworkStatus, body->nwid, "network " + to_hex(body->nwid, 16) + ": ACCESS_DENIED", "ACCESS_DENIED", from);
       }
       break;
     case ErrorCode::NetworkAuthenticationRequired:

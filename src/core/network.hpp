@@ -3,8 +3,9 @@
 // Internal to the core; the public surface is Node's VL2 methods. VL2 reaches VL1 only through
 // Vl1Port (core/vl1_port.hpp) and the outside world through Host.
 //
-// One class, four files along its sections: network.cpp (state, membership, dispatch, timers),
-// network_config.cpp, network_frames.cpp, network_multicast.cpp.
+// One class, five files along its sections: network.cpp (state, membership, dispatch, timers),
+// network_config.cpp, network_frames.cpp, network_multicast.cpp, network_trace.cpp (traces and
+// REMOTE_TRACE, §15).
 #pragma once
 
 #include <deque>
@@ -136,6 +137,7 @@ class Vl2 final : public Vl2Handler, public ControllerSender {
   void on_error(int64_t now, Address from, const proto::ErrorMessage& e) override;
   void on_peer_known(int64_t now, Address a) override;
   void on_timer(int64_t now) override;
+  void on_remote_trace(int64_t now, Address from, ByteSpan dictionary) override;
 
   // ControllerSender
   const proto::Identity& controller_identity() const override;
@@ -167,7 +169,14 @@ class Vl2 final : public Vl2Handler, public ControllerSender {
   NetworkInfo info_of(const Network& net) const;
   void notify(Network& net, NetworkOp op);
   const proto::Identity* identity_of(Address a);
-  void trace(const std::string& s) { vl1_.trace(s); }
+  // A local Trace event only (ztcore's informational codes, no network target).
+  void trace(uint32_t code, uint64_t nwid, std::string text, std::string reason = {}, Address peer = 0);
+  // A Trace event about a network: posted locally (unless `local` is false) and, when the
+  // network's config names a remote trace target (`tt`, level `tl`) and the code's §15
+  // minimum level is met, sent to it as REMOTE_TRACE (§15, §3.16).
+  void trace_net(int64_t now, Network& net, std::string text, const TraceInfo& t, bool local = true);
+  // 2003 CREDENTIAL_REJECTED for one credential (§15 keys).
+  void trace_credential(int64_t now, Network& net, Address from, const char* what, TraceInfo t);
 
   // config
   void request_config(int64_t now, Network& net);

@@ -25,7 +25,7 @@ Status Vl2::join(int64_t now, uint64_t nwid) {
     if (cfg.ok() && cfg->nwid == nwid && cfg->issued_to == self()) apply_config(now, net, *cfg, *b, false);
   }
   request_config(now, net);
-  trace("joined network " + to_hex(nwid, 16));
+  trace(trace_code::kNetworkJoined, nwid, "joined network " + to_hex(nwid, 16), "joined");
   return ok_status();
 }
 
@@ -35,7 +35,7 @@ Status Vl2::leave(int64_t now, uint64_t nwid) {
   notify(*net, NetworkOp::Destroy);
   host_.state_put(StateObject::NetworkConfig, nwid, {});
   nets_.erase(nwid);
-  trace("left network " + to_hex(nwid, 16));
+  trace(trace_code::kNetworkLeft, nwid, "left network " + to_hex(nwid, 16), "left");
   return ok_status();
 }
 
@@ -105,7 +105,7 @@ void Vl2::on_config_chunk(int64_t now, Address from, uint64_t packet_id, const C
       if (s.counter < slot->counter) slot = &s;
   }
   if (!c.verify(*ctl)) {
-    trace("config chunk for " + to_hex(c.nwid, 16) + " has a bad signature; dropped");
+    trace(trace_code::kConfigRejected, c.nwid, "config chunk for " + to_hex(c.nwid, 16) + " has a bad signature; dropped", "bad signature", from);
     return;
   }
   if (slot->update_id != c.update_id) {
@@ -125,7 +125,7 @@ void Vl2::on_config_chunk(int64_t now, Address from, uint64_t packet_id, const C
   *slot = ChunkSlot{};
   auto cfg = NetworkConfig::parse(dict);
   if (!cfg.ok()) {
-    trace("config for " + to_hex(c.nwid, 16) + " does not parse: " + cfg.error());
+    trace(trace_code::kConfigRejected, c.nwid, "config for " + to_hex(c.nwid, 16) + " does not parse: " + cfg.error(), "does not parse: " + cfg.error(), from);
     return;
   }
   apply_config(now, *net, *cfg, dict, true);
@@ -144,7 +144,7 @@ void Vl2::on_config_chunk(int64_t now, Address from, uint64_t packet_id, const C
 
 void Vl2::apply_config(int64_t now, Network& net, const NetworkConfig& cfg, ByteSpan dict, bool persist) {
   if (cfg.nwid != net.nwid || cfg.issued_to != self()) {
-    trace("config for " + to_hex(net.nwid, 16) + " is not for us; ignored");
+    trace(trace_code::kConfigRejected, net.nwid, "config for " + to_hex(net.nwid, 16) + " is not for us; ignored", "not for us");
     return;
   }
   const bool first = !net.config;
@@ -164,7 +164,8 @@ void Vl2::apply_config(int64_t now, Network& net, const NetworkConfig& cfg, Byte
   net.last_full_announce = now;
   const auto groups = announced_groups(net);
   for (Address u : upstream_set(net)) announce(now, net, groups, u);
-  trace("network " + to_hex(net.nwid, 16) + " config revision " + std::to_string(cfg.revision) + " applied");
+  trace(trace_code::kConfigApplied, net.nwid, "network " + to_hex(net.nwid, 16) + " config revision " + std::to_string(cfg.revision) + " applied",
+        "revision " + std::to_string(cfg.revision));
 }
 
 // ---- Controller seam -------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "base/hex.hpp"
+#include "core/filter_trace.hpp"
 #include "core/rules_engine.hpp"
 #include "core/rules_explain.hpp"
 
@@ -52,6 +53,18 @@ bool Vl2::filter(int64_t now, Network& net, bool inbound, Address zt_src, Addres
   FilterEnv env{*net.config, self(), peer != 0 ? &member(net, peer).m : nullptr,
                 [this]() { return uint32_t(vl1_.random_u64()); }};
   FilterResult out = inbound ? filter_inbound(env, fr) : filter_outbound(env, fr, !no_tee);
+  // 2006: a drop is a local Trace event; every outcome goes to the network's trace target
+  // when it has one at level >= 15 (§15).
+  const bool drop = out.verdict == FilterVerdict::Drop;
+  const Address tt = net.config->remote_trace_target;
+  if (drop || (tt != 0 && tt != self() && net.config->remote_trace_level >= trace_level::kRules)) {
+    const TraceInfo t = filter_trace_info(env, fr, out, net.nwid, no_tee);
+    std::string text;
+    if (drop)
+      text = std::string(inbound ? "incoming" : "outgoing") + " frame on " + to_hex(net.nwid, 16) + " blocked by the network rules (" +
+             msrc.to_string() + " -> " + mdst.to_string() + ", ethertype " + to_hex(ethertype, 4) + "): " + t.reason;
+    trace_net(now, net, std::move(text), t, drop);
+  }
   // TEE/WATCH copies (§8.2), sent as EXT_FRAME with the reference's flag bytes (§3.6).
   for (const CopyTarget& c : out.copy_targets()) {
     if (c.address == 0 || c.address == self()) continue;
@@ -70,9 +83,6 @@ bool Vl2::filter(int64_t now, Network& net, bool inbound, Address zt_src, Addres
     return false;
   }
   if (super_accept) *super_accept = out.verdict == FilterVerdict::SuperAccept;
-  if (!out.passed())
-    trace(std::string(inbound ? "incoming" : "outgoing") + " frame on " + to_hex(net.nwid, 16) + " blocked by the network rules (" +
-          msrc.to_string() + " -> " + mdst.to_string() + ", ethertype " + to_hex(ethertype, 4) + ")");
   return out.passed();
 }
 
@@ -81,14 +91,21 @@ Status Vl2::send_frame(int64_t now, uint64_t nwid, Mac src, Mac dst, uint16_t et
   if (!netp) return err(ErrorKind::NotFound, "network " + to_hex(nwid, 16) + " is not joined");
   Network& net = *netp;
   if (!net.config) {
-    trace("frame on " + to_hex(nwid, 16) + " dropped: no network config yet");
+    trace(trace_code::kOutgoingFrameDropped, nwid, "frame on " + to_hex(nwid, 16) + " dropped: no network config yet",
+          "no network config yet");
     return ok_status();
   }
   if (data.size() > net.config->mtu) return err(ErrorKind::TooLarge, "frame of " + std::to_string(data.size()) + " bytes exceeds the network MTU " + std::to_string(net.config->mtu));
   const Mac mine = net.mac(self());
   const bool bridged = src != mine;
+  // 2000 OUTGOING_NETWORK_FRAME_DROPPED with a §15 reason; `local` false when the filter's
+  // 2006 event already told the host.
+  auto dropped = [&](Address to, const char* reason, std::string detail = {}, bool local = true) {
+    const TraceInfo t = frame_trace(trace_code::kOutgoingFrameDropped, nwid, to, false, src, dst, ethertype, vlan, data, reason);
+    trace_net(now, net, "outgoing frame dropped on " + to_hex(nwid, 16) + ": " + reason + detail, t, local);
+  };
   if (bridged && !net.am_bridge(self())) {
-    trace("outgoing frame dropped on " + to_hex(nwid, 16) + ": not a bridge (source MAC " + src.to_string() + " is not ours, " + mine.to_string() + ")");
+    dropped(0, "not a bridge", " (source MAC " + src.to_string() + " is not ours, " + mine.to_string() + ")");
     return ok_status();
   }
   if (dst.is_multicast()) {
@@ -97,14 +114,14 @@ Status Vl2::send_frame(int64_t now, uint64_t nwid, Mac src, Mac dst, uint16_t et
       if (ethertype == 0x0806 && data.size() >= 28 && data[2] == 0x08 && data[3] == 0x00 && data[4] == 6 && data[5] == 4 && data[7] == 1) {
         g.adi = load_be32(data.data() + 24);
       } else if (!(net.config->flags & NetworkConfig::kFlagEnableBroadcast)) {
-        trace("outgoing frame dropped on " + to_hex(nwid, 16) + ": broadcast disabled");
+        dropped(0, "broadcast disabled");
         return ok_status();
       }
     } else if (ethertype == 0x86DD && data.size() >= 64 && (net.config->flags & NetworkConfig::kFlagNdpEmulation)) {
       if (ndp_emulate(net, src, data)) return ok_status();
     }
     if (net.config->multicast_limit == 0) {
-      trace("outgoing frame dropped on " + to_hex(nwid, 16) + ": multicast disabled");
+      dropped(0, "multicast disabled");
       return ok_status();
     }
     if (bridged) {
@@ -116,7 +133,7 @@ Status Vl2::send_frame(int64_t now, uint64_t nwid, Mac src, Mac dst, uint16_t et
     }
     Address none = 0;
     if (!filter(now, net, false, self(), none, src, dst, ethertype, vlan, data, false, nullptr)) {
-      trace("outgoing frame dropped on " + to_hex(nwid, 16) + ": filter blocked");
+      dropped(0, "filter blocked", {}, false);
       return ok_status();
     }
     send_multicast(now, net, 0, g, bridged ? std::optional<Mac>(src) : std::nullopt, ethertype, data);
@@ -129,7 +146,7 @@ Status Vl2::send_frame(int64_t now, uint64_t nwid, Mac src, Mac dst, uint16_t et
   if (dst.is_network_mac(nwid)) {
     Address to = dst.to_address(nwid);
     if (!filter(now, net, false, self(), to, src, dst, ethertype, vlan, data, false, nullptr)) {
-      trace("outgoing frame dropped on " + to_hex(nwid, 16) + ": filter blocked");
+      dropped(to, "filter blocked", {}, false);
       return ok_status();
     }
     push_credentials(now, net, to, false);
@@ -148,7 +165,7 @@ Status Vl2::send_frame(int64_t now, uint64_t nwid, Mac src, Mac dst, uint16_t et
   // Unicast to a MAC bridged behind a remote node (§16.2.8).
   Address none = 0;
   if (!filter(now, net, false, self(), none, src, dst, ethertype, vlan, data, false, nullptr)) {
-    trace("outgoing frame dropped on " + to_hex(nwid, 16) + ": filter blocked");
+    dropped(0, "filter blocked", {}, false);
     return ok_status();
   }
   std::vector<Address> targets;
@@ -162,7 +179,7 @@ Status Vl2::send_frame(int64_t now, uint64_t nwid, Mac src, Mac dst, uint16_t et
   for (Address t : targets) {
     Address to = t;
     if (!filter(now, net, false, self(), to, src, dst, ethertype, vlan, data, true, nullptr)) {
-      trace("outgoing frame dropped on " + to_hex(nwid, 16) + ": filter blocked (bridge replication)");
+      dropped(t, "filter blocked (bridge replication)", {}, false);
       continue;
     }
     const ExtFrame x = ext_frame(nwid, 0, dst, src, ethertype, data);
@@ -256,29 +273,40 @@ bool Vl2::on_ext_frame(int64_t now, Address from, const PacketView& pv, const Ex
   if (!net) return true;
   if (f.com) offer_com(now, *net, from, *f.com);
   if (!gate(now, *net, from)) {
-    trace("access denied on " + to_hex(f.nwid, 16) + " for " + address_to_string(from) + ": credentials requested");
+    TraceInfo t = frame_trace(trace_code::kIncomingAccessDenied, f.nwid, from, true, f.from, f.to, f.ethertype, 0, f.payload,
+                              "access denied");
+    t.packet_id = pv.packet_id();
+    t.packet_verb = int(pv.verb());
+    trace_net(now, *net, "access denied on " + to_hex(f.nwid, 16) + " for " + address_to_string(from) + ": credentials requested", t);
     need_credentials(now, from, pv, f.nwid);
     return false;
   }
   const Mac mine = net->mac(self());
   if (f.from.empty() || f.from == mine) return true;
+  // 2002 INCOMING_NETWORK_FRAME_DROPPED with a §15 reason.
+  auto dropped = [&](const char* reason) {
+    TraceInfo t = frame_trace(trace_code::kIncomingFrameDropped, f.nwid, from, true, f.from, f.to, f.ethertype, 0, f.payload, reason);
+    t.packet_id = pv.packet_id();
+    t.packet_verb = int(pv.verb());
+    trace_net(now, *net, "incoming frame dropped on " + to_hex(f.nwid, 16) + " from " + address_to_string(from) + ": " + reason, t);
+  };
   Address me = self();
   bool super = false;
   const bool accepted = filter(now, *net, true, from, me, f.from, f.to, f.ethertype, 0, f.payload, false, &super);
   if (accepted && !super) {
     if (f.from != Mac::from_address(from, f.nwid)) {
       if (!net->is_bridge(from)) {
-        trace("incoming frame dropped on " + to_hex(f.nwid, 16) + " from " + address_to_string(from) + ": bridging not allowed (remote)");
+        dropped("bridging not allowed (remote)");
         return true;
       }
       net->bridge_routes[f.from] = from;
     } else if (f.to != mine && f.to.is_multicast()) {
       if (net->config->multicast_limit == 0) {
-        trace("incoming frame dropped on " + to_hex(f.nwid, 16) + ": multicast disabled");
+        dropped("multicast disabled");
         return true;
       }
     } else if (f.to != mine && !net->am_bridge(self())) {
-      trace("incoming frame dropped on " + to_hex(f.nwid, 16) + " from " + address_to_string(from) + ": bridging not allowed (local)");
+      dropped("bridging not allowed (local)");
       return true;
     }
   }

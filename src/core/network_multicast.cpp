@@ -229,19 +229,26 @@ bool Vl2::on_multicast_frame(int64_t now, Address from, const PacketView& pv, co
     need_credentials(now, from, pv, f.nwid);
     return false;
   }
-  if (net->config->multicast_limit == 0) {
-    trace("incoming multicast dropped on " + to_hex(f.nwid, 16) + ": multicast disabled");
-    return true;
-  }
   const Mac sender_mac = Mac::from_address(from, f.nwid);
   const Mac src = f.source.value_or(sender_mac);
+  // 2002 (network checks) or 1005 (malformed) with the §15 reason.
+  auto dropped = [&](uint32_t code, const char* reason) {
+    TraceInfo t = frame_trace(code, f.nwid, from, true, src, f.group.mac, f.ethertype, 0, f.payload, reason);
+    t.packet_id = pv.packet_id();
+    t.packet_verb = int(pv.verb());
+    trace_net(now, *net, "incoming multicast dropped on " + to_hex(f.nwid, 16) + " from " + address_to_string(from) + ": " + reason, t);
+  };
+  if (net->config->multicast_limit == 0) {
+    dropped(trace_code::kIncomingFrameDropped, "multicast disabled");
+    return true;
+  }
   if (!f.payload.empty() && f.payload.size() <= kMaxMulticastPayload) {
     if (!f.group.mac.is_multicast()) {
-      trace("incoming multicast dropped from " + address_to_string(from) + ": destination not multicast");
+      dropped(trace_code::kPacketInvalid, "destination not multicast");
       return true;
     }
     if (src.empty() || src.is_multicast() || src == net->mac(self())) {
-      trace("incoming multicast dropped from " + address_to_string(from) + ": invalid source MAC");
+      dropped(trace_code::kPacketInvalid, "invalid source MAC");
       return true;
     }
     if (f.flags & MulticastFrame::kFlagReplicate) {
@@ -251,7 +258,7 @@ bool Vl2::on_multicast_frame(int64_t now, Address from, const PacketView& pv, co
     }
     if (src != sender_mac) {
       if (!net->is_bridge(from)) {
-        trace("incoming multicast dropped on " + to_hex(f.nwid, 16) + " from " + address_to_string(from) + ": bridging not allowed (remote)");
+        dropped(trace_code::kIncomingFrameDropped, "bridging not allowed (remote)");
         return true;
       }
       net->bridge_routes[src] = from;

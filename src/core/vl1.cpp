@@ -194,14 +194,14 @@ uint64_t Vl1::armor_and_send(int64_t now, Peer& peer, MutByteSpan pkt, Cipher ci
   } else {
     via = route(now, peer);
     if (!via) {
-      trace("no route to " + address_to_string(peer.identity.address()) + ", packet dropped");
+      trace(trace_code::kSendFailed, "no route to " + address_to_string(peer.identity.address()) + ", packet dropped", peer.identity.address(), "no route");
       return 0;
     }
     dest_addr = via->address;
     sock = via->local_socket;
   }
   if (mark_fragmentation(pkt, opts.phys_mtu) == 0) {
-    trace("packet too large to send");
+    trace(trace_code::kSendFailed, "packet too large to send", peer.identity.address(), "too large");
     return 0;
   }
   if (!armor(pkt, peer.key, cipher)) return 0;
@@ -232,7 +232,7 @@ Vl1::TxLease::~TxLease() {
 uint64_t Vl1::finish_and_send(int64_t now, Peer& peer, Writer& w, bool compress, Verb expect,
                               int64_t local_socket, const InetAddress* to) {
   if (w.size() > kMaxPacketSize) {
-    trace("outgoing packet exceeds the maximum packet size; dropped");
+    trace(trace_code::kSendFailed, "outgoing packet exceeds the maximum packet size; dropped", peer.identity.address(), "too large");
     return 0;
   }
   Bytes& pkt = w.data();
@@ -321,7 +321,20 @@ Peer* Vl1::best_upstream(int64_t now, Address exclude) {
   return best;
 }
 
-void Vl1::trace(std::string text) { host.event({EventType::Trace, std::move(text)}); }
+void Vl1::trace(std::string text, const TraceInfo& info) {
+  Event e{EventType::Trace, std::move(text)};
+  e.peer = info.peer;
+  e.trace = &info;
+  host.event(e);
+}
+
+void Vl1::trace(uint32_t code, std::string text, Address peer, std::string reason) {
+  TraceInfo t;
+  t.code = code;
+  t.peer = peer;
+  t.reason = std::move(reason);
+  trace(std::move(text), t);
+}
 
 const Identity* Vl1::identity_of(Address a) const {
   if (a == self.address()) return &self;
@@ -458,14 +471,15 @@ void Vl1::handle_packet(int64_t now, int64_t local_socket, const InetAddress& fr
   }
   if (v.cipher() == Cipher::TrustedPath || !dearmor(pkt, peer->key)) {
     ++counters.dropped_auth;
-    trace("packet from " + address_to_string(v.source()) + " via " + from.to_string() +
-          " failed authentication (" + cipher_name(v.cipher()) + "); dropped");
+    trace(trace_code::kPacketMacFailure, "packet from " + address_to_string(v.source()) + " via " + from.to_string() +
+          " failed authentication (" + cipher_name(v.cipher()) + "); dropped", v.source(),
+          v.cipher() == Cipher::TrustedPath ? "path not trusted" : "invalid MAC");
     return;
   }
   auto len = decompress_payload(MutByteSpan(buf.data(), buf.size()), packet.size());
   if (!len) {
     ++counters.dropped_malformed;
-    trace("LZ4 decompression failed for packet from " + address_to_string(v.source()));
+    trace(trace_code::kPacketInvalid, "LZ4 decompression failed for packet from " + address_to_string(v.source()), v.source(), "LZ4 decompression failed");
     return;
   }
   ++counters.packets_in;
@@ -535,7 +549,7 @@ void Vl1::handle_hello(int64_t now, int64_t local_socket, const InetAddress& fro
   auto hello = Hello::decode(v.payload());
   if (!hello.ok()) {
     ++counters.dropped_malformed;
-    trace("malformed HELLO from " + from.to_string() + ": " + hello.error());
+    trace(trace_code::kPacketInvalid, "malformed HELLO from " + from.to_string() + ": " + hello.error(), v.source(), "malformed HELLO: " + hello.error());
     return;
   }
   const Identity id = hello->identity;
@@ -549,13 +563,13 @@ void Vl1::handle_hello(int64_t now, int64_t local_socket, const InetAddress& fro
   if (peer) {
     if (!(peer->identity == id)) {
       ++counters.dropped_auth;
-      trace("HELLO from " + address_to_string(id.address()) + " with a different identity (collision?); dropped");
+      trace(trace_code::kPacketInvalid, "HELLO from " + address_to_string(id.address()) + " with a different identity (collision?); dropped", id.address(), "address collision");
       send_identity_collision(now, id, local_socket, from, v);
       return;
     }
     if (!dearmor(pkt, peer->key)) {
       ++counters.dropped_auth;
-      trace("HELLO from " + address_to_string(id.address()) + " failed authentication; dropped");
+      trace(trace_code::kPacketMacFailure, "HELLO from " + address_to_string(id.address()) + " failed authentication; dropped", id.address(), "invalid MAC");
       return;
     }
   } else {
@@ -564,7 +578,7 @@ void Vl1::handle_hello(int64_t now, int64_t local_socket, const InetAddress& fro
     fresh_key.emplace(self.agree(id));
     if (!dearmor(pkt, *fresh_key)) {
       ++counters.dropped_auth;
-      trace("HELLO from " + address_to_string(id.address()) + " failed authentication; dropped");
+      trace(trace_code::kPacketMacFailure, "HELLO from " + address_to_string(id.address()) + " failed authentication; dropped", id.address(), "invalid MAC");
       return;
     }
     auto& last = identity_checks[from];
@@ -572,7 +586,7 @@ void Vl1::handle_hello(int64_t now, int64_t local_socket, const InetAddress& fro
     last = now;
     if (!id.validate()) {
       ++counters.dropped_auth;
-      trace("HELLO from " + address_to_string(id.address()) + " carries an invalid identity; dropped");
+      trace(trace_code::kPacketInvalid, "HELLO from " + address_to_string(id.address()) + " carries an invalid identity; dropped", id.address(), "invalid identity");
       return;
     }
     peer = learn_peer(now, id, PeerRole::Leaf);
@@ -644,7 +658,8 @@ void Vl1::dispatch(int64_t now, Peer& peer, int64_t local_socket, const InetAddr
   auto msg = decode_message(pv.verb(), pv.payload());
   if (!msg.ok()) {
     ++counters.dropped_malformed;
-    trace(std::string("malformed ") + verb_name(pv.verb()) + " from " + address_to_string(peer.identity.address()) + ": " + msg.error());
+    trace(trace_code::kPacketInvalid, std::string("malformed ") + verb_name(pv.verb()) + " from " + address_to_string(peer.identity.address()) + ": " + msg.error(),
+          peer.identity.address(), std::string("malformed ") + verb_name(pv.verb()) + ": " + msg.error());
     return;
   }
   Message& m = *msg;
@@ -689,6 +704,7 @@ void Vl1::dispatch(int64_t now, Peer& peer, int64_t local_socket, const InetAddr
         e.peer = peer.identity.address();
         e.data = d;
         host.event(e);
+        if (vl2) vl2->on_remote_trace(now, peer.identity.address(), d);
       }
       break;
     case Verb::Nop:
@@ -857,7 +873,7 @@ void Vl1::accept_worlds(int64_t now, Peer& from, const std::vector<World>& world
   }
   if (changed) {
     rebuild_upstreams(now);
-    trace("world updated");
+    trace(trace_code::kWorldUpdated, "world updated", 0, "world updated");
   }
 }
 
@@ -947,8 +963,8 @@ void Vl1::process_background(int64_t now) {
     ++counters.dropped_unknown_peer;
   }
   while (!pending_out.empty() && now - pending_out.front().at > kQueueTimeoutMs) {
-    trace(std::string(verb_name(pending_out.front().verb)) + " to " + address_to_string(pending_out.front().dest) +
-          " expired: identity unknown or no route");
+    trace(trace_code::kSendFailed, std::string(verb_name(pending_out.front().verb)) + " to " + address_to_string(pending_out.front().dest) +
+          " expired: identity unknown or no route", pending_out.front().dest, "expired: identity unknown or no route");
     pending_out.pop_front();
   }
   flush_pending(now);

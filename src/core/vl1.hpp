@@ -68,7 +68,9 @@ class Vl1 final : public Vl1Port {
   std::vector<Address> upstream_addresses() const override;
   bool is_root() const override { return am_upstream; }
   uint64_t random_u64() override;
-  void trace(std::string text) override;
+  void trace(std::string text, const TraceInfo& info) override;
+  // A VL1 trace not about a frame: code, remote node, §15 reason.
+  void trace(uint32_t code, std::string text, Address peer = 0, std::string reason = {});
 
   // topology
   void rebuild_upstreams(int64_t now);

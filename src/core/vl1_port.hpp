@@ -20,6 +20,7 @@
 #include "proto/identity.hpp"
 #include "proto/packet.hpp"
 #include "proto/verbs.hpp"
+#include "core/trace.hpp"
 
 namespace zt::core {
 
@@ -50,8 +51,9 @@ class Vl1Port {
   virtual bool is_root() const = 0;
   // Randomness from the host's RNG (the core never reads the OS RNG).
   virtual uint64_t random_u64() = 0;
-  // A human-readable Trace event (why something was dropped or changed).
-  virtual void trace(std::string text) = 0;
+  // A Trace event (why something was dropped or changed): the human line and its structured
+  // record (core/trace.hpp).
+  virtual void trace(std::string text, const TraceInfo& info) = 0;
 };
 
 class Vl2Handler {
@@ -65,6 +67,8 @@ class Vl2Handler {
   virtual void on_peer_known(int64_t now, Address a) = 0;
   // Background tick (from process_background_tasks).
   virtual void on_timer(int64_t now) = 0;
+  // A REMOTE_TRACE dictionary received (also posted as an Event): handed to the controller.
+  virtual void on_remote_trace(int64_t now, Address from, ByteSpan dictionary) {}
 };
 
 }  // namespace zt::core

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <ctime>
 #include <exception>
 
 #include "base/hex.hpp"
@@ -191,6 +193,27 @@ Response route_node_info(NodeInfo& b, const std::string& method, const std::vect
   return error(404, "not found");
 }
 
+// GET /trace?after=SEQ&wait=MS&max=N (JSON lines).
+Response route_trace(Backend& b, const std::string& method, const Request& req) {
+  if (method != "GET") return error(405, "GET only");
+  TraceLog* log = b.trace_log();
+  if (!log) return error(501, "this node keeps no trace log");
+  auto number = [&](const char* key, uint64_t dflt, uint64_t max) -> std::optional<uint64_t> {
+    auto it = req.query.find(key);
+    if (it == req.query.end() || it->second.empty()) return dflt;
+    if (it->second.size() > 19 || it->second.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+    return std::min<uint64_t>(std::stoull(it->second), max);
+  };
+  auto after = number("after", 0, UINT64_MAX), wait = number("wait", 0, 30000), max = number("max", 1000, 1000);
+  if (!after || !wait || !max) return error(400, "after, wait and max must be decimal numbers");
+  if (*after > log->last_seq()) *after = 0;  // the node restarted: start over
+  Response r;
+  r.content_type = "application/x-ndjson";
+  for (const json& j : log->after(*after, *max, int64_t(*wait)))
+    r.body += j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  return r;
+}
+
 Response route(Backend& b, const std::string& token, const Request& req) {
   std::string given = req.header(kAuthHeader);
   if (given.empty())
@@ -204,7 +227,7 @@ Response route(Backend& b, const std::string& token, const Request& req) {
     return error(405, "method " + req.method + " not supported (use GET, POST, PUT or DELETE)");
 
   const auto seg = split_path(req.path);
-  if (seg.empty()) return error(404, "not found; try /status, /peer, /moon or /network");
+  if (seg.empty()) return error(404, "not found; try /status, /peer, /moon, /network or /trace");
   const std::string_view top = seg[0];
 
   if (top == "status" || top == "peer") return route_node_info(b, method, seg);
@@ -217,7 +240,8 @@ Response route(Backend& b, const std::string& token, const Request& req) {
     return route_moon(b, method, seg);
   }
   if (top == "network") return route_network(b, method, seg, req.body);
-  return error(404, "not found; try /status, /peer, /moon or /network");
+  if (top == "trace" && seg.size() == 1) return route_trace(b, method, req);
+  return error(404, "not found; try /status, /peer, /moon, /network or /trace");
 }
 
 std::string version_of(const json& p) {
@@ -450,6 +474,17 @@ std::string format_listnetworks(const json& nets) {
            " " + field("type") + " " + field("portDeviceName") + " " + (ips.empty() ? "-" : ips) + "\n";
   }
   return out;
+}
+
+std::string format_trace(const json& t) {
+  const int64_t ms = int_at(t, "time", 0);
+  const time_t secs = time_t(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, int(ms % 1000));
+  return std::string(buf) + " TRACE " + str_at(t, "line", str_at(t, "text", ""));
 }
 
 }  // namespace zt::service

@@ -9,6 +9,11 @@
 //   GET    /network, /network/<nwid>   joined networks (id, nwid, mac, name, status, ...)
 //   POST   /network/<nwid>         join   (501 if the backend has no virtual networks)
 //   DELETE /network/<nwid>         leave  (501 likewise)
+//   GET    /trace?after=SEQ&wait=MS&max=N   the node's Trace events after sequence number SEQ
+//                                  (default 0) as JSON lines (application/x-ndjson; one
+//                                  trace_json object with "seq" per line), waiting up to MS
+//                                  (default 0, at most 30000) for one; at most N (default 1000)
+//                                  lines. 501 if the backend keeps no trace log.
 // PUT is a synonym for POST. Every request needs the token from <home>/authtoken.secret in
 // the X-ZT1-Auth header or the ?auth= query parameter; otherwise 401. Errors are JSON
 // objects {"error": "<what went wrong>"} with a 4xx/5xx status.
@@ -31,6 +36,7 @@
 #include "core/node.hpp"
 #include "proto/world.hpp"
 #include "runtime/state.hpp"
+#include "service/trace_log.hpp"
 
 namespace zt::service {
 
@@ -99,6 +105,8 @@ class Backend : public NodeInfo {
   virtual std::optional<Status> leave(uint64_t nwid) { return std::nullopt; }
   // Joined networks as zerotier-one network objects (id, nwid, status, ...).
   virtual json networks() { return json::array(); }
+  // The node's recent Trace events (GET /trace); nullptr = not kept (501).
+  virtual TraceLog* trace_log() { return nullptr; }
 };
 
 // Routes one request (auth included) to the backend. Never throws.
@@ -129,5 +137,8 @@ std::string format_peers(const json& peers, int64_t now);
 std::string format_listpeers(const json& peers, int64_t now);
 // "200 listnetworks <nwid> <name> <mac> <status> <type> <dev> <ZT assigned ips>" + rows.
 std::string format_listnetworks(const json& networks);
+// One GET /trace entry as "<UTC time> TRACE <line>" (no '\n'), e.g. "2026-12-07T12:00:00.123Z TRACE
+// 2006 NETWORK_FILTER_TRACE 8056c2e21c000001 in peer 89e92ceee5: rule 2 DROP | ...".
+std::string format_trace(const json& trace);
 
 }  // namespace zt::service

@@ -2,7 +2,8 @@
  * Two in-memory nodes on 127.0.0.1 (no planet): both start, report an address and a port,
  * and reject bad input with an error message instead of crashing. ABI 1.1 from C: MACs
  * (PROTOCOL.md §4.2 worked example), join/leave bookkeeping, an in-memory controller answering
- * management requests, and planet making with the buffer-size protocol. */
+ * management requests, and planet making with the buffer-size protocol. ABI 1.3: a TRACE event
+ * carries its zt_trace record. */
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +16,19 @@
       return 1;                                                            \
     }                                                                      \
   } while (0)
+
+/* ABI 1.3: the structured trace of "joined network" (code 9000), seen from C. */
+static int joined_traces = 0;
+static uint64_t joined_nwid = 0;
+static void on_event(zt_node* node, void* user, const zt_event* e) {
+  (void)node;
+  (void)user;
+  if (e->type == ZT_EVENT_TRACE && e->trace && e->trace->code == 9000 && e->trace->reason &&
+      e->trace->action && e->trace->rule == -1 && e->trace->ip_version == 0 && e->trace->src_ip[0] == 0) {
+    ++joined_traces;
+    joined_nwid = e->trace->nwid;
+  }
+}
 
 int main(void) {
   zt_runtime* rt = NULL;
@@ -103,6 +117,18 @@ int main(void) {
     CHECK(len2 == len && planet[0] == 1); /* type 1: planet */
     CHECK(zt_planet_make(77, 1700000000000ULL, secret, "not-an-endpoint", planet, sizeof planet, &len) ==
           ZT_ERR_INVALID_ARGUMENT);
+  }
+
+  {
+    zt_node* t = NULL;
+    zt_node_options_init(&o);
+    o.port = 0;
+    o.bind = "127.0.0.1";
+    o.on_event = on_event;
+    CHECK(zt_node_new(rt, &o, &t) == ZT_OK);
+    CHECK(zt_node_join(t, 0x1122334455667788ULL) == ZT_OK); /* the event fires inside the call */
+    CHECK(joined_traces == 1 && joined_nwid == 0x1122334455667788ULL);
+    zt_node_free(t);
   }
 
   zt_node_free(a);

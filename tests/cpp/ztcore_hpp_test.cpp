@@ -139,6 +139,22 @@ TEST(CppOwnership, ControllerOutlivesItsNode) {
   cnode.reset();
 }
 
+// ABI 1.3: a Trace event carries its structured record (here 9000 NETWORK_JOINED, which fires
+// inside join()).
+TEST(CppEvents, TraceCarriesItsStructuredRecord) {
+  zt::Runtime rt;
+  std::vector<std::pair<uint32_t, std::string>> seen;  // only touched inside join() (runtime thread)
+  zt::NodeOptions o{.bind = "127.0.0.1"};
+  o.on_event = [&seen](const zt::Event& e) {
+    if (e.type == zt::EventType::Trace && e.trace && e.trace->code == 9000) seen.emplace_back(e.trace->code, e.trace->reason);
+  };
+  zt::Node n(rt, o);
+  n.join(zt::NetworkId(0x1122334455667788ULL));
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].first, 9000u);
+  EXPECT_EQ(seen[0].second, "joined");
+}
+
 // The shared lab: root, controller node, private network 10.78.0.0/24 and two members with the IP
 // stack whose frames are recorded.
 class CppLab : public ::testing::Test {

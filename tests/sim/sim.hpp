@@ -91,6 +91,9 @@ struct RecordedEvent {
   Address peer = 0;
   uint64_t type_id = 0;
   Bytes data;
+  // Trace: the structured record, with its pointers cleared (frame_head holds the frame bytes).
+  std::optional<core::TraceInfo> trace;
+  Bytes frame_head;
 };
 
 // A frame handed to Host::frame.
@@ -508,6 +511,12 @@ inline void SimHost::event(const core::Event& e) {
   r.peer = e.peer;
   r.type_id = e.type_id;
   r.data.assign(e.data.begin(), e.data.end());
+  if (e.trace) {
+    r.trace = *e.trace;
+    r.frame_head.assign(e.trace->frame.begin(), e.trace->frame.end());
+    r.trace->frame = {};
+    r.trace->base_log = r.trace->capability_log = nullptr;
+  }
   events.push_back(std::move(r));
 }
 

@@ -59,6 +59,13 @@ struct Seen {
   bool online = false;
   std::vector<Rx> frames;
   std::vector<std::string> traces;
+  // The structured record of each TRACE (ABI 1.3), copied out of the callback.
+  struct Trace {
+    zt_trace t;
+    std::string action, reason, frame;
+  };
+  std::vector<Trace> trace_infos;
+  bool trace_missing = false;  // a TRACE without its zt_trace
   std::vector<UserMsg> messages;
   std::map<uint64_t, zt_network_info> nets;  // last info per network
   std::vector<int> ops;
@@ -105,6 +112,15 @@ void on_event(zt_node*, void* user, const zt_event* e) {
       break;
     case ZT_EVENT_TRACE:
       s->traces.emplace_back(e->text ? e->text : "");
+      if (!e->trace) {
+        s->trace_missing = true;
+      } else {
+        Seen::Trace t{*e->trace, e->trace->action, e->trace->reason,
+                      std::string(reinterpret_cast<const char*>(e->trace->frame), e->trace->frame_captured)};
+        t.t.action = t.t.reason = nullptr;
+        t.t.frame = nullptr;
+        s->trace_infos.push_back(std::move(t));
+      }
       break;
     case ZT_EVENT_USER_MESSAGE:
       s->messages.push_back({e->peer, e->type_id, std::string(reinterpret_cast<const char*>(e->data), e->len)});
@@ -464,6 +480,28 @@ TEST(CApi, PrivateNetworkEndToEnd) {
   const std::string forged = "forged";
   EXPECT_EQ(zt_node_send_frame(n1, nwid, 0x02aabbccddeeULL, mac2, kEthertype, 0, forged.data(), forged.size()), ZT_OK);
   ASSERT_TRUE(net.lab.wait([&] { return net.of(n1).traced("02:aa:bb:cc:dd:ee"); })) << "no trace for the forged frame";
+  {
+    // Its structured record: 2000 OUTGOING_NETWORK_FRAME_DROPPED, "not a bridge", the frame.
+    std::lock_guard lk(net.lab.mu);
+    EXPECT_FALSE(net.of(n1).trace_missing);
+    int found = 0;
+    for (const auto& t : net.of(n1).trace_infos) {
+      if (t.t.src_mac != 0x02aabbccddeeULL) continue;
+      ++found;
+      EXPECT_EQ(t.t.code, 2000u);
+      EXPECT_EQ(t.t.nwid, nwid);
+      EXPECT_EQ(t.t.dst_mac, mac2);
+      EXPECT_EQ(t.t.ethertype, kEthertype);
+      EXPECT_EQ(t.t.frame_len, forged.size());
+      EXPECT_EQ(t.t.ip_version, 0);
+      EXPECT_STREQ(t.t.src_ip, "");
+      EXPECT_EQ(t.t.inbound, 0);
+      EXPECT_EQ(t.t.rule, -1);
+      EXPECT_EQ(t.reason, "not a bridge");
+      EXPECT_EQ(t.frame, forged);
+    }
+    EXPECT_EQ(found, 1);
+  }
   const std::string marker = "marker after forged";
   ASSERT_TRUE([&] {
     for (int i = 0; i < 10; ++i) {
