@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "crypto/crypto.hpp"
+#include "core/trace.hpp"
 #include "runtime/capture.hpp"
 #include "runtime/identity_store.hpp"
 
@@ -145,6 +146,15 @@ struct NodeHandle::Impl final : core::Host {
   void state_put(core::StateObject type, uint64_t id, ByteSpan data) override { store->put(type, id, data); }
   void event(const core::Event& e) override {
     if (send_traces && e.type == core::EventType::Trace) *send_traces += (send_traces->empty() ? "" : "; ") + e.text;
+    // Frames dropped on the way in (rules 2006, bridging/multicast 2002) never reach frame():
+    // the capture gets them from the structured trace (the first <= 256 bytes of the payload).
+    // Outgoing drops are recorded by send_frame, with the same trace's text.
+    if (capture && e.type == core::EventType::Trace && e.trace && e.trace->inbound && e.trace->ethertype != 0 &&
+        (e.trace->code == core::trace_code::kFilterTrace || e.trace->code == core::trace_code::kIncomingFrameDropped)) {
+      const core::TraceInfo& t = *e.trace;
+      write_frame(FrameDirection::In, t.nwid, t.mac_source, t.mac_dest, t.ethertype, t.vlan, t.frame,
+                  "dropped: " + t.reason, t.peer);
+    }
     if (cfg.on_event) cfg.on_event(e);
   }
   void random(uint8_t* o, size_t n) override { crypto::random_bytes(o, n); }

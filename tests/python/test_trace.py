@@ -99,3 +99,41 @@ def test_departments_pass_drop_trace_and_report_to_the_controller(lab, depts):
     t = remote_drops()[0]
     assert t["networkId"] == str(nwid) and t["name"] == "NETWORK_FILTER_TRACE"
     assert len(t["filterBaseRuleLog"]) == 1024  # 512 bytes as hex
+
+
+def test_inbound_drop_is_traced_and_captured(lab, tmp_path):
+    """A frame the receiver's rules drop (`chr inbound`): the sender sends it, the receiver traces
+    2006 with inbound set, and the receiver's pcapng holds it with a "dropped: rule 2 DROP" comment."""
+    from scapy.layers.l2 import Ether
+    from scapy.utils import PcapNgReader
+    ctl = lab.controller
+    nwid = ctl.create_network(lab.controller_node.ztid, {
+        "name": "inbound-drop", "private": True,
+        "rulesSource": "drop chr inbound ethertype 0x88b6;\naccept;\n"})
+    n1, n2 = lab.nodes[:2]
+    for n in (n1, n2):
+        ctl.call("POST", "/controller/network/%s/member/%s" % (nwid, n.ztid), {"authorized": True})
+        n.join(nwid)
+    cap = tmp_path / "n2.pcapng"
+    mac1, mac2 = n1.network_mac(nwid), n2.network_mac(nwid)
+    try:
+        assert lab.runtime.wait_for(lambda: all(n.network(nwid).status == "OK" for n in (n1, n2)), 30)
+        n2.pcap(cap)
+        marker = b"dropped on the way in"
+        got = lambda: [t for t in n2.traced if t.code == 2006 and t.nwid == nwid and marker in t.frame]
+        assert retry_until(lambda: n1.send_eth(nwid, None, n2.network_mac(nwid), 0x88b6, marker), got, 20), n2.traced[-5:]
+        t = got()[0]
+        assert t.inbound and t.rule == 2 and t.action == "DROP"  # 0 chr, 1 ethertype, 2 drop and t.peer == n1.ztid
+        assert not [f for f in n2.vframes if f.data == marker]
+        assert not [x for x in n1.traced if x.code == 2006 and x.nwid == nwid and marker in x.frame]
+    finally:
+        n2.pcap(None)
+        for n in (n1, n2):
+            n.leave(nwid)
+    with PcapNgReader(str(cap)) as r:
+        frames = [p for p in r if isinstance(p, Ether) and p[Ether].type == 0x88b6 and bytes(p.payload) == marker]
+    assert frames, "the dropped frame is not in the capture"
+    c = frames[0].comment
+    c = (c.decode() if isinstance(c, bytes) else c).rstrip("\n")
+    assert c.startswith("in from %s dropped: rule 2 DROP" % n1.ztid), c
+    assert frames[0].src == str(mac1) and frames[0].dst == str(mac2)
