@@ -137,3 +137,36 @@ def test_inbound_drop_is_traced_and_captured(lab, tmp_path):
     c = (c.decode() if isinstance(c, bytes) else c).rstrip("\n")
     assert c.startswith("in from %s dropped: rule 2 DROP" % n1.ztid), c
     assert frames[0].src == str(mac1) and frames[0].dst == str(mac2)
+
+
+def test_departments_explain_gives_the_same_verdicts_without_sending(lab, depts):
+    """explain() on the department network: the verdicts of the scenario above (accept within a
+    department, accept by capability 2000 for n3's ICMP, drop by rule 2 across departments), and
+    nothing is sent: no frame arrives and no trace is made."""
+    from scapy.layers.l2 import Ether
+    nwid = depts
+    n1, n2, n3 = lab.nodes[:3]
+
+    def frame(src, dst, layer4, marker):
+        return Ether(src=str(src.network_mac(nwid)), dst=str(dst.network_mac(nwid))) / \
+            IP(src="10.77.0.1", dst="10.77.0.2") / layer4 / marker
+
+    before = {n: (len(n.vframes), len(n.traced)) for n in (n1, n2, n3)}
+    e = n1.explain(frame(n1, n2, UDP(sport=5000, dport=1001), b"x-same"), peer=n2, nwid=nwid)
+    assert e.verdict == "accept" and e.capability is None and e.rule == 3, e
+    e = n3.explain(frame(n3, n1, ICMP(), b"x-cap"), peer=n1, nwid=nwid)
+    assert e.verdict == "accept" and e.capability == 2000, e
+    for src, dst, l4 in ((n1, n3, UDP(sport=5000, dport=1002)), (n3, n1, UDP(sport=5000, dport=1004)),
+                         (n1, n3, ICMP())):
+        e = src.explain(frame(src, dst, l4, b"x-drop"), peer=dst, nwid=nwid)
+        assert e.verdict == "drop" and e.rule == BREAK_RULE and e.capability is None, e
+        assert "rule %d BREAK" % BREAK_RULE in e.reason, e.reason
+        base = [r for r in e.rules if r.get("capability") is None]
+        assert base[BREAK_RULE]["decided"] and base[BREAK_RULE]["action"], base
+    # The receiving side agrees: n1 explains n3's ICMP inbound as accepted by n3's capability.
+    e = n1.explain(frame(n3, n1, ICMP(), b"x-cap-in"), inbound=True, peer=n3, nwid=nwid)
+    assert e.accepted and e.capability == 2000, e
+    lab.runtime.wait_for(lambda: False, 1)  # anything explain had sent would arrive within this
+    for n in (n1, n2, n3):
+        assert not [f for f in n.vframes[before[n][0]:] if b"x-" in f.data], "explain sent a frame"
+        assert not [t for t in n.traced[before[n][1]:] if t.nwid == nwid and b"x-" in (t.frame or b"")]
