@@ -159,6 +159,41 @@ TEST(SimTrace, DepartmentsRulesDropTraceAndReachTheController) {
   EXPECT_TRUE(lab.ipv4_from(lab.c, lab.a).empty());
   EXPECT_TRUE(lab.ipv4_from(lab.c, lab.b).empty());
 
+  // explain gives the same verdicts at each sender, and sends nothing (no datagram, no event).
+  auto eth = [&](size_t from, size_t to, const Bytes& p) {
+    Bytes f;
+    for (uint64_t m : {lab.mac(to).value(), lab.mac(from).value()})
+      for (int k = 5; k >= 0; --k) f.push_back(uint8_t(m >> (8 * k)));
+    f.push_back(uint8_t(kIpv4 >> 8));
+    f.push_back(uint8_t(kIpv4 & 0xff));
+    f.insert(f.end(), p.begin(), p.end());
+    return f;
+  };
+  const uint64_t sent_before = lab.sim.stats.sent;
+  std::vector<size_t> events_before;
+  for (size_t i = 0; i < lab.sim.size(); ++i) events_before.push_back(lab.sim.host(i).events.size());
+  auto verdict = [&](size_t from, size_t to, const Bytes& p) {
+    auto r = lab.sim.node(from).explain_frame(lab.nwid, eth(from, to, p), false, lab.sim.address(to));
+    EXPECT_TRUE(r.ok()) << (r.ok() ? std::string() : r.error());
+    if (!r.ok()) return json();
+    return json::parse(*r);
+  };
+  EXPECT_EQ(verdict(lab.a, lab.b, ipv4(17, 1, 2, 5000, 1001)).value("verdict", ""), "accept");
+  json cap = verdict(lab.c, lab.a, ipv4(1, 3, 1));
+  EXPECT_EQ(cap.value("verdict", ""), "accept");
+  EXPECT_EQ(cap["capability"], 2000);
+  for (auto [from, to, p] : {std::tuple{lab.a, lab.c, ipv4(17, 1, 3, 5000, 1002)},
+                             std::tuple{lab.c, lab.a, ipv4(17, 3, 1, 5000, 1004)},
+                             std::tuple{lab.a, lab.c, ipv4(1, 1, 3)}, std::tuple{lab.b, lab.c, ipv4(17, 2, 3, 5000, 1006)}}) {
+    json d = verdict(from, to, p);
+    EXPECT_EQ(d.value("verdict", ""), "drop") << d.dump();
+    EXPECT_EQ(d["rule"], kBreakRule) << d.dump();
+  }
+  // explain ran in the callers' "now" (virtual time did not move): anything it sent or posted
+  // would be here already.
+  EXPECT_EQ(lab.sim.stats.sent, sent_before);
+  for (size_t i = 0; i < lab.sim.size(); ++i) EXPECT_EQ(lab.sim.host(i).events.size(), events_before[i]);
+
   // Each drop: one structured 2006 trace at the sender naming rule 2 (BREAK, then no capability).
   auto expect_drop = [&](size_t at, size_t to, uint8_t proto, uint16_t dport) {
     int n = 0;
