@@ -1,7 +1,7 @@
 #!/bin/bash
 # Interop check: stock ZeroTier 1.14.1 (netns ztb) <-> ztcore stack node (netns zta).
 # Traffic stays inside two namespaces joined by a veth pair (192.168.77.1 <-> 192.168.77.2).
-# Usage: interop-check.sh setup | check | cleanup
+# Usage: interop-check.sh setup | check | trace | cleanup
 set -u
 # Manual tool (not run by CI): needs root, iproute2, tcpdump, curl, and a stock ZeroTierOne
 # built OUTSIDE this repository (never commit it): `make one ZT_SSO_SUPPORTED=0` in its tree.
@@ -17,6 +17,7 @@ NW=""                                       # network id, read from $D/nwid afte
 
 setup() {
   mkdir -p $D && cd $D || exit 1
+  rm -rf $D/root $D/ctl $D/stock  # a stock home from an earlier run keeps its old network joined
   ip netns add zta; ip netns add ztb
   ip link add vza type veth peer name vzb
   ip link set vza netns zta; ip link set vzb netns ztb
@@ -141,6 +142,40 @@ EOF2
   done
   sleep 1; kill $HS $TD; ip netns exec ztb sysctl -qw net.ipv4.tcp_rfc1337=0
   grep "Flags \[S\]\|Flags \[R" $D/tcpdump-restart.txt
+}
+
+# REMOTE_TRACE both ways of the wire format: the network gets the controller as trace target
+# (level 15) and a rule dropping UDP to port 9999; the stock node pings our node and sends one
+# UDP datagram to :9999. The controller must hold 2006 dictionaries from BOTH nodes (stock's
+# decoded by our code), with the same keys, and stock's drop (filterResult 0) plus its 2000.
+trace() {
+  cd $D || exit 1
+  NW=$(cat $D/nwid); CTL=$(awk '/^controller/{print $2}' $D/ctl.log); T=$(cat $D/ctl/authtoken.secret)
+  OURS=$(awk '/^ztid/{print $2}' $D/ournode.log)
+  STOCKID=$(ip netns exec ztb $STOCK/zerotier-one -q -D$D/stock info | awk '{print $3}')
+  ip netns exec zta curl -s -o /dev/null -X POST -H "X-ZT1-Auth: $T" \
+    -d "{\"remoteTraceTarget\":\"$CTL\",\"remoteTraceLevel\":15,\"rulesSource\":\"drop ethertype ipv4 ipprotocol udp dport 9999;\\naccept;\\n\"}" \
+    http://127.0.0.1:29900/controller/network/$NW
+  sleep 8  # both members fetch the new config
+  V4=$(awk '/^READY/{print $3}' $D/ournode.log)
+  ip netns exec ztb ping -c 3 -W 2 $V4 | tail -2
+  ip netns exec ztb python3 -c "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('$V4', 9999))"
+  sleep 3
+  ip netns exec zta curl -s -H "X-ZT1-Auth: $T" http://127.0.0.1:29900/controller/network/$NW/trace > $D/trace.json
+  /usr/bin/python3 - $D/trace.json "$OURS" "$STOCKID" <<'EOF3'
+import json, sys
+d = json.load(open(sys.argv[1])); ours, stock = sys.argv[2], sys.argv[3]
+keys = {}
+for t in d:
+    keys.setdefault((t["origin"], t["event"]), set(t))
+print("REMOTE_TRACE kept:", len(d), sorted((o, e) for o, e in keys))
+ok = ("%s" % ours, "2006") in keys and (stock, "2006") in keys
+ok = ok and keys[(ours, "2006")] == keys[(stock, "2006")]
+ok = ok and any(t["origin"] == stock and t["event"] == "2006" and t.get("filterResult") == 0 for t in d)
+ok = ok and any(t["origin"] == stock and t["event"] == "2000" and t.get("reason") == "filter blocked" for t in d)
+print("OK: REMOTE_TRACE interop" if ok else "FAIL: REMOTE_TRACE interop")
+sys.exit(0 if ok else 1)
+EOF3
 }
 
 cleanup() {
