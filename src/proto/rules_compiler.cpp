@@ -511,6 +511,135 @@ class Compiler {
     return true;
   }
 
+  // Turns the arguments of match `m` into the fields of its JSON rule `r`.
+  std::optional<Fail> match_arguments(const std::string& m, const std::vector<Item>& args, json& r) {
+    const Item& a0 = args[0];
+    const std::string& s0 = a0.text;
+    auto bad = [&](const Item& at, const char* msg) { return Fail{at.line, at.col, msg}; };
+    if (m == "ztsrc" || m == "ztdest") {
+      auto z = zt_address(s0);
+      if (!z) return bad(a0, "Invalid ZeroTier address.");
+      r["zt"] = *z;
+    } else if (m == "vlan" || m == "vlanpcp" || m == "vlandei" || m == "ethertype" || m == "ipprotocol") {
+      std::optional<uint32_t> num;
+      if (m == "ethertype") {
+        if (auto e = kEtherTypes.find(s0); e != kEtherTypes.end()) num = e->second;
+      } else if (m == "ipprotocol") {
+        if (auto e = kIpProtocols.find(s0); e != kIpProtocols.end()) num = e->second;
+      }
+      if (!num) num = parse_num(s0);
+      uint32_t max = (m == "vlan" || m == "ethertype") ? 0xffff : 0xff;
+      if (!num || *num > max) return bad(a0, "Invalid numeric value.");
+      const char* key = m == "vlan"        ? "vlanId"
+                        : m == "vlanpcp"   ? "vlanPcp"
+                        : m == "vlandei"   ? "vlanDei"
+                        : m == "ethertype" ? "etherType"
+                                           : "ipProtocol";
+      r[key] = *num;
+    } else if (m == "random") {
+      char* end = nullptr;
+      double p = std::strtod(s0.c_str(), &end);
+      if (end == s0.c_str() || *end != '\0' || std::isnan(p))
+        return bad(a0, "Invalid probability (a number from 0.0 to 1.0).");
+      p = std::clamp(p, 0.0, 1.0);
+      r["probability"] = static_cast<uint32_t>(std::floor(4294967295.0 * p));
+    } else if (m == "macsrc" || m == "macdest") {
+      std::string hex;
+      for (char c : s0) {
+        if (is_hex(c))
+          hex += c;
+        else if (c != ':' && c != '-' && c != '.')
+          return bad(a0, "Invalid MAC address.");
+      }
+      if (hex.size() != 12) return bad(a0, "Invalid MAC address.");
+      hex = lower(hex);
+      std::string mac;
+      for (size_t i = 0; i < 12; i += 2) mac += (i ? ":" : "") + hex.substr(i, 2);
+      r["mac"] = mac;
+    } else if (m == "ipsrc" || m == "ipdest") {
+      auto slash = s0.find('/');
+      if (slash == std::string::npos || slash == 0)
+        return bad(a0, "Missing /bits netmask length designation in IP.");
+      std::string ip = s0.substr(0, slash);
+      auto bits = parse_num(std::string_view(s0).substr(slash + 1));
+      bool v6 = ip.find(':') != std::string::npos;
+      auto addr = InetAddress::parse(ip);
+      if (!addr || addr->is_v6() != v6 || ip.find('[') != std::string::npos) return bad(a0, "Invalid IP address (not valid IPv4 or IPv6).");
+      if (!bits || *bits > (v6 ? 128U : 32U)) return bad(a0, "Invalid /bits netmask length in IP.");
+      r["type"] = v6 ? (m == "ipsrc" ? "MATCH_IPV6_SOURCE" : "MATCH_IPV6_DEST")
+                     : (m == "ipsrc" ? "MATCH_IPV4_SOURCE" : "MATCH_IPV4_DEST");
+      r["ip"] = s0;
+    } else if (m == "icmp") {
+      auto t = parse_num(s0);
+      if (!t || *t > 0xff) return bad(a0, "Missing or invalid ICMP type.");
+      r["icmpType"] = *t;
+      if (args[1].text == "-1") {
+        r["icmpCode"] = nullptr;
+      } else {
+        auto c = parse_num(args[1].text);
+        if (!c || *c > 0xff) return bad(args[1], "Invalid ICMP code (use -1 for none).");
+        r["icmpCode"] = *c;
+      }
+    } else if (m == "sport" || m == "dport" || m == "framesize") {
+      uint32_t a = 0, b = 0;
+      if (!parse_range(s0, 0xffff, a, b)) return bad(a0, "Invalid numeric range.");
+      r["start"] = a;
+      r["end"] = b;
+    } else if (m == "iptos") {
+      auto mask = parse_num(s0);
+      if (!mask || *mask > 0xff) return bad(a0, "Invalid mask.");
+      uint32_t a = 0, b = 0;
+      if (!parse_range(args[1].text, 0xff, a, b)) return bad(args[1], "Invalid value range.");
+      r["mask"] = *mask;
+      r["start"] = a;
+      r["end"] = b;
+    } else if (m == "chr") {
+      uint64_t mask = 0;
+      std::string piece;
+      std::string s = s0 + ",";
+      for (char c : s) {
+        if (c != ',') {
+          piece += c;
+          continue;
+        }
+        if (piece.empty()) continue;
+        int bit;
+        if (auto b = kChrBits.find(piece); b != kChrBits.end()) {
+          bit = b->second;
+        } else {
+          auto nb = parse_num(piece);
+          if (!nb || *nb > 63) return bad(a0, "Invalid bit index (range 0-63) or unrecognized name.");
+          bit = static_cast<int>(*nb);
+        }
+        piece.clear();
+        mask |= uint64_t{1} << bit;
+      }
+      char buf[17];
+      std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(mask));
+      r["mask"] = std::string(buf);
+    } else {  // tag matches
+      std::optional<uint32_t> id, value;
+      if (const Tag* t = find_tag(s0)) {
+        id = t->id;
+        const std::string& vs = args[1].text;
+        if (auto f = t->flags.find(vs); f != t->flags.end())
+          value = f->second;
+        else if (auto e = t->enums.find(vs); e != t->enums.end())
+          value = e->second;
+        else
+          value = parse_num(vs);
+      } else {
+        id = parse_num(s0);
+        value = parse_num(args[1].text);
+      }
+      if (!id) return bad(a0, "Undefined tag name and invalid tag value.");
+      if (!value) return bad(args[1], "Invalid tag value or unrecognized flag/enum name.");
+      r["id"] = *id;
+      r["value"] = *value;
+    }
+    return std::nullopt;
+  }
+
   std::optional<Fail> render_matches(const std::vector<Item>& v, size_t from, json& out, const Params& params) {
     bool n = false, o = false;
     for (size_t k = from; k < v.size(); ++k) {
@@ -547,130 +676,7 @@ class Compiler {
         args.push_back(std::move(a));
       }
       json r = {{"type", info->second.type ? info->second.type : ""}, {"not", n}, {"or", o}};
-      const Item& a0 = args[0];
-      const std::string& s0 = a0.text;
-      auto bad = [&](const Item& at, const char* msg) { return Fail{at.line, at.col, msg}; };
-      if (m == "ztsrc" || m == "ztdest") {
-        auto z = zt_address(s0);
-        if (!z) return bad(a0, "Invalid ZeroTier address.");
-        r["zt"] = *z;
-      } else if (m == "vlan" || m == "vlanpcp" || m == "vlandei" || m == "ethertype" || m == "ipprotocol") {
-        std::optional<uint32_t> num;
-        if (m == "ethertype") {
-          if (auto e = kEtherTypes.find(s0); e != kEtherTypes.end()) num = e->second;
-        } else if (m == "ipprotocol") {
-          if (auto e = kIpProtocols.find(s0); e != kIpProtocols.end()) num = e->second;
-        }
-        if (!num) num = parse_num(s0);
-        uint32_t max = (m == "vlan" || m == "ethertype") ? 0xffff : 0xff;
-        if (!num || *num > max) return bad(a0, "Invalid numeric value.");
-        const char* key = m == "vlan"        ? "vlanId"
-                          : m == "vlanpcp"   ? "vlanPcp"
-                          : m == "vlandei"   ? "vlanDei"
-                          : m == "ethertype" ? "etherType"
-                                             : "ipProtocol";
-        r[key] = *num;
-      } else if (m == "random") {
-        char* end = nullptr;
-        double p = std::strtod(s0.c_str(), &end);
-        if (end == s0.c_str() || *end != '\0' || std::isnan(p))
-          return bad(a0, "Invalid probability (a number from 0.0 to 1.0).");
-        p = std::clamp(p, 0.0, 1.0);
-        r["probability"] = static_cast<uint32_t>(std::floor(4294967295.0 * p));
-      } else if (m == "macsrc" || m == "macdest") {
-        std::string hex;
-        for (char c : s0) {
-          if (is_hex(c))
-            hex += c;
-          else if (c != ':' && c != '-' && c != '.')
-            return bad(a0, "Invalid MAC address.");
-        }
-        if (hex.size() != 12) return bad(a0, "Invalid MAC address.");
-        hex = lower(hex);
-        std::string mac;
-        for (size_t i = 0; i < 12; i += 2) mac += (i ? ":" : "") + hex.substr(i, 2);
-        r["mac"] = mac;
-      } else if (m == "ipsrc" || m == "ipdest") {
-        auto slash = s0.find('/');
-        if (slash == std::string::npos || slash == 0)
-          return bad(a0, "Missing /bits netmask length designation in IP.");
-        std::string ip = s0.substr(0, slash);
-        auto bits = parse_num(std::string_view(s0).substr(slash + 1));
-        bool v6 = ip.find(':') != std::string::npos;
-        auto addr = InetAddress::parse(ip);
-        if (!addr || addr->is_v6() != v6 || ip.find('[') != std::string::npos) return bad(a0, "Invalid IP address (not valid IPv4 or IPv6).");
-        if (!bits || *bits > (v6 ? 128U : 32U)) return bad(a0, "Invalid /bits netmask length in IP.");
-        r["type"] = v6 ? (m == "ipsrc" ? "MATCH_IPV6_SOURCE" : "MATCH_IPV6_DEST")
-                       : (m == "ipsrc" ? "MATCH_IPV4_SOURCE" : "MATCH_IPV4_DEST");
-        r["ip"] = s0;
-      } else if (m == "icmp") {
-        auto t = parse_num(s0);
-        if (!t || *t > 0xff) return bad(a0, "Missing or invalid ICMP type.");
-        r["icmpType"] = *t;
-        if (args[1].text == "-1") {
-          r["icmpCode"] = nullptr;
-        } else {
-          auto c = parse_num(args[1].text);
-          if (!c || *c > 0xff) return bad(args[1], "Invalid ICMP code (use -1 for none).");
-          r["icmpCode"] = *c;
-        }
-      } else if (m == "sport" || m == "dport" || m == "framesize") {
-        uint32_t a = 0, b = 0;
-        if (!parse_range(s0, 0xffff, a, b)) return bad(a0, "Invalid numeric range.");
-        r["start"] = a;
-        r["end"] = b;
-      } else if (m == "iptos") {
-        auto mask = parse_num(s0);
-        if (!mask || *mask > 0xff) return bad(a0, "Invalid mask.");
-        uint32_t a = 0, b = 0;
-        if (!parse_range(args[1].text, 0xff, a, b)) return bad(args[1], "Invalid value range.");
-        r["mask"] = *mask;
-        r["start"] = a;
-        r["end"] = b;
-      } else if (m == "chr") {
-        uint64_t mask = 0;
-        std::string piece;
-        std::string s = s0 + ",";
-        for (char c : s) {
-          if (c != ',') {
-            piece += c;
-            continue;
-          }
-          if (piece.empty()) continue;
-          int bit;
-          if (auto b = kChrBits.find(piece); b != kChrBits.end()) {
-            bit = b->second;
-          } else {
-            auto nb = parse_num(piece);
-            if (!nb || *nb > 63) return bad(a0, "Invalid bit index (range 0-63) or unrecognized name.");
-            bit = static_cast<int>(*nb);
-          }
-          piece.clear();
-          mask |= uint64_t{1} << bit;
-        }
-        char buf[17];
-        std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(mask));
-        r["mask"] = std::string(buf);
-      } else {  // tag matches
-        std::optional<uint32_t> id, value;
-        if (const Tag* t = find_tag(s0)) {
-          id = t->id;
-          const std::string& vs = args[1].text;
-          if (auto f = t->flags.find(vs); f != t->flags.end())
-            value = f->second;
-          else if (auto e = t->enums.find(vs); e != t->enums.end())
-            value = e->second;
-          else
-            value = parse_num(vs);
-        } else {
-          id = parse_num(s0);
-          value = parse_num(args[1].text);
-        }
-        if (!id) return bad(a0, "Undefined tag name and invalid tag value.");
-        if (!value) return bad(args[1], "Invalid tag value or unrecognized flag/enum name.");
-        r["id"] = *id;
-        r["value"] = *value;
-      }
+      if (auto f = match_arguments(m, args, r)) return f;
       out.push_back(std::move(r));
       n = o = false;
     }
