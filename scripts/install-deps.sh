@@ -7,7 +7,7 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev liblwip-dev
   clang-14 libclang-rt-14-dev
   python3 python3-cffi python3-pytest python3-scapy
-  iproute2 curl
+  iproute2 curl tshark
   chromium chromium-driver python3-selenium
   nim python3-venv python3-pip python3-setuptools
   postgresql-15 libpq-dev

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `ztcore lab --pcap FILE` and `ztcore root/node --pcap FILE`: the pcapng files open in Scapy
-# (rdpcap), hold both layers (UDP datagrams with synthesized IP headers, decrypted Ethernet
+# (rdpcap) and Wireshark (tshark), hold both layers (UDP datagrams with synthesized IP headers, decrypted Ethernet
 # frames with comments), and a bad path is a clear error. 127.0.0.1 only.
 # usage: pcap.sh ZTCORE_BINARY VECTORS_DIR   (exit non-zero on failure)
 set -u
@@ -78,6 +78,16 @@ assert "in from %s accepted" % n1 in comments, comments[:20]
 print("ok", len(wire), "datagrams,", len(frames), "frames,", len(names), "interfaces")
 EOF
 cat "$T/check"
+
+# Wireshark's reader (tshark): the file is read to the end without complaint, every packet is
+# there, interfaces keep their names and frames their comments.
+TS=(tshark -o gui.console_open:NEVER -n -r "$T/lab.pcapng")
+"${TS[@]}" -T fields -e frame.interface_name -e frame.comment >"$T/tshark" 2>"$T/tshark.err"
+same "$?" 0 "tshark reads the lab pcapng ($(cat "$T/tshark.err"))"
+if grep -Eiq "damaged|corrupt|cut short|isn't|unknown" "$T/tshark.err"; then fail "tshark complains: $(cat "$T/tshark.err")"; fi
+same "$(wc -l <"$T/tshark")" "$("$PY" -c 'import sys; from scapy.utils import rdpcap; print(len(rdpcap(sys.argv[1])))' "$T/lab.pcapng")" "tshark and Scapy count the same packets"
+has "$T/tshark" "^n1/zt-[0-9a-f]{16}	out to broadcast sent" "tshark: n1's network interface and its broadcast comment"
+has "$T/tshark" "^n2/udp	" "tshark: n2's wire interface"
 
 # ---- root and node processes ------------------------------------------------------------------
 free_port() {
