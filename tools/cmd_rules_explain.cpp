@@ -1,7 +1,6 @@
 // `ztcore rules explain`: evaluates Ethernet frames against a member's network config with the
 // rules engine and prints, per rule, whether it matched, and the verdict with the deciding
 // rule and capability (core/rules_explain.hpp). Nothing is sent; no node is needed.
-#include <pcap/pcap.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -14,6 +13,7 @@
 
 #include "base/hex.hpp"
 #include "cli.hpp"
+#include "pcapng_reader.hpp"
 #include "core/membership.hpp"
 #include "core/rules_explain.hpp"
 #include "proto/netconf.hpp"
@@ -22,6 +22,8 @@
 namespace zt::cli {
 
 namespace {
+
+constexpr int kLinkEthernet = 1;  // LINKTYPE_ETHERNET
 
 using nlohmann::json;
 using namespace zt::proto;
@@ -47,7 +49,9 @@ const char* kExplainUsage =
     "                    \"memberCapabilities\": [id, ...] (the controller member object's\n"
     "                    \"tags\" and \"capabilities\"), \"issuedTo\": \"ZTID\", \"nwid\": \"16 hex\".\n"
     "  --frame HEX     one whole Ethernet frame (14-byte header first); spaces and ':' ignored\n"
-    "  --pcap FILE     a capture of Ethernet frames (link type EN10MB): each frame explained\n"
+    "  --pcap FILE     a capture (pcap or pcapng): each Ethernet frame explained, packets of\n"
+    "                  other link types skipped; a ztcore node/lab pcapng works as is (its\n"
+    "                  virtual-network frames; their interface and comment in the label)\n"
     "  --inbound       the frame arrives from the peer (default: this member sends it)\n"
     "  --sender ZTID, --receiver ZTID\n"
     "                  ZeroTier addresses (10 hex digits). This member is the sender outbound\n"
@@ -364,22 +368,25 @@ struct Runner {
 };
 
 bool explain_pcap(Runner& run, const std::string& path) {
-  char errbuf[PCAP_ERRBUF_SIZE] = {};
-  pcap_t* p = pcap_open_offline(path.c_str(), errbuf);
-  if (!p) return fail(path + ": " + errbuf);
-  std::unique_ptr<pcap_t, void (*)(pcap_t*)> guard(p, pcap_close);
-  if (pcap_datalink(p) != DLT_EN10MB)
-    return fail(path + ": link type " + std::to_string(pcap_datalink(p)) + " is not Ethernet (EN10MB)");
-  pcap_pkthdr* h = nullptr;
-  const u_char* data = nullptr;
-  uint64_t n = 0;
-  int rc;
-  while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
+  uint64_t n = 0, others = 0;
+  bool failed = false;
+  Status st = for_each_packet(path, [&](const CapturedPacket& p) {
+    if (failed) return;
+    if (p.linktype != kLinkEthernet) {
+      ++others;  // e.g. the wire interface of a ztcore capture
+      return;
+    }
     ++n;
-    if (!run.explain(ByteSpan(data, h->caplen), "frame " + std::to_string(n))) return false;
-  }
-  if (rc == PCAP_ERROR) return fail(path + ": " + pcap_geterr(p));
-  if (n == 0) return fail(path + ": no frames");
+    std::string label = "frame " + std::to_string(p.frame_no);
+    if (!p.interface.empty()) label += " on " + std::string(p.interface);
+    if (!p.comment.empty()) label += " (" + std::string(p.comment) + ")";
+    if (!run.explain(p.data, label)) failed = true;
+  });
+  if (failed) return false;
+  if (!st) return fail(st.error());
+  if (n == 0)
+    return fail(path + (others ? ": no Ethernet frames (" + std::to_string(others) + " packets of other link types)"
+                               : std::string(": no frames")));
   return true;
 }
 

@@ -29,12 +29,14 @@ namespace {
 using namespace zt::proto;
 
 const char* kUsage =
-    "usage: ztcore wire decode [--identity FILE]... CAPTURE.pcap\n"
+    "usage: ztcore wire decode [--identity FILE]... [--interface NAME] CAPTURE.pcap\n"
     "\n"
     "Decodes every UDP datagram of a capture (pcap or pcapng; Ethernet, Linux cooked, raw IP\n"
     "or loopback link types; IPv4 and IPv6) as ZeroTier traffic and prints one JSON object\n"
-    "per line:\n"
+    "per line. ztcore's own two-layer pcapng (node/lab --pcap) is read too: its wire\n"
+    "interfaces are decoded, its virtual-network interfaces (\"zt-<nwid>\") skipped.\n"
     "  ts, frame, src, dst, len          capture time (s), frame number, \"ip/port\", bytes\n"
+    "  interface                         pcapng interface name (when the file names it)\n"
     "  kind                              \"packet\", \"junk\" (too short), \"beacon\", \"fragment\"\n"
     "  packet_id, dest, source           header fields (16 / 10 hex digits)\n"
     "  fragment                          true if reassembled from fragments (reported once,\n"
@@ -53,6 +55,8 @@ const char* kUsage =
     "  -i, --identity FILE   identity (text form, secret or public); repeatable. A packet\n"
     "                        between a and b is authenticated and decrypted when the secret\n"
     "                        of one of them and the identity of the other are known.\n"
+    "  --interface NAME      only the packets of this pcapng interface (e.g. \"n1/udp\" in a\n"
+    "                        lab capture, where each datagram appears at both ends).\n"
     "\n"
     "exit status: 0 decoded (bad datagrams are reported as lines), 1 the capture or an\n"
     "identity could not be read, 2 usage error.\n";
@@ -74,6 +78,7 @@ class WireDecoder {
     Json j;
     j["ts"] = d.ts;
     j["frame"] = d.frame_no;
+    if (!d.interface.empty()) j["interface"] = std::string(d.interface);
     j["src"] = d.src.empty() ? Json(nullptr) : Json(d.src.to_string());
     j["dst"] = d.dst.empty() ? Json(nullptr) : Json(d.dst.to_string());
     j["len"] = d.payload.size();
@@ -347,6 +352,7 @@ class WireDecoder {
 int decode(const Args& args) {
   std::vector<std::string> id_files;
   std::string capture;
+  UdpOptions opts;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "-i" || a == "--identity") {
@@ -357,6 +363,12 @@ int decode(const Args& args) {
       id_files.push_back(args[++i]);
     } else if (a.rfind("--identity=", 0) == 0) {
       id_files.push_back(a.substr(11));
+    } else if (a == "--interface") {
+      if (i + 1 >= args.size() || args[i + 1].empty()) {
+        std::fprintf(stderr, "error: %s needs an interface name\n", a.c_str());
+        return 2;
+      }
+      opts.interface = args[++i];
     } else if (!a.empty() && a[0] == '-') {
       std::fprintf(stderr, "error: unknown option '%s'\n\n%s", a.c_str(), kUsage);
       return 2;
@@ -380,7 +392,7 @@ int decode(const Args& args) {
     }
     dec.add_identity(*id);
   }
-  Status st = for_each_udp(capture, [&](const UdpDatagram& d) { dec.datagram(d); });
+  Status st = for_each_udp(capture, [&](const UdpDatagram& d) { dec.datagram(d); }, opts);
   dec.finish();
   std::fflush(stdout);
   if (!st) {

@@ -1,9 +1,12 @@
-// libpcap-based UDP extraction for `ztcore wire decode` (see pcap_reader.hpp).
+// UDP extraction for `ztcore wire decode` (see pcap_reader.hpp).
 #include "pcap_reader.hpp"
 
 #include <pcap/pcap.h>
 
 #include <memory>
+#include <string_view>
+
+#include "pcapng_reader.hpp"
 
 namespace zt::cli {
 namespace {
@@ -212,39 +215,49 @@ bool parse_ip_udp(Net net, ByteSpan l3, UdpDatagram& d) {
   return true;
 }
 
-struct PcapCloser {
-  void operator()(pcap_t* p) const { pcap_close(p); }
-};
+// Our own captures name each virtual network's interface "zt-<nwid>" ("<node>/zt-<nwid>" in
+// the lab's file): decrypted Ethernet frames, not ZeroTier wire traffic.
+bool is_virtual_network_interface(std::string_view name) {
+  const size_t slash = name.rfind('/');
+  if (slash != std::string_view::npos) name.remove_prefix(slash + 1);
+  if (name.size() != 19 || name.substr(0, 3) != "zt-") return false;
+  for (char c : name.substr(3))
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
 
 }  // namespace
 
-Status for_each_udp(const std::string& path, const std::function<void(const UdpDatagram&)>& fn) {
-  char errbuf[PCAP_ERRBUF_SIZE] = {};
-  std::unique_ptr<pcap_t, PcapCloser> p(pcap_open_offline(path.c_str(), errbuf));
-  if (!p) return err(path + ": " + errbuf);
-  int link = pcap_datalink(p.get());
-  if (!supported_link(link)) {
-    const char* name = pcap_datalink_val_to_name(link);
-    return err(path + ": unsupported link type " + std::to_string(link) +
+Status for_each_udp(const std::string& path, const std::function<void(const UdpDatagram&)>& fn,
+                    const UdpOptions& opts) {
+  uint64_t packets = 0, usable = 0;
+  int first_unsupported = -1;
+  Status st = for_each_packet(path, [&](const CapturedPacket& p) {
+    ++packets;
+    if (!opts.interface.empty() ? p.interface != opts.interface : is_virtual_network_interface(p.interface))
+      return;
+    if (!supported_link(p.linktype)) {
+      if (first_unsupported < 0) first_unsupported = p.linktype;
+      return;
+    }
+    ++usable;
+    UdpDatagram d;
+    d.frame_no = p.frame_no;
+    d.ts = p.ts;
+    d.interface = p.interface;
+    Frame f = strip_link(p.linktype, p.data);
+    if (f.net == Net::Skip) return;
+    if (!parse_ip_udp(f.net, f.l3, d)) return;
+    fn(d);
+  });
+  if (!st) return st;
+  if (usable == 0 && first_unsupported >= 0) {
+    const char* name = pcap_datalink_val_to_name(first_unsupported);
+    return err(path + ": unsupported link type " + std::to_string(first_unsupported) +
                (name ? std::string(" (") + name + ")" : std::string()));
   }
-  uint64_t n = 0;
-  for (;;) {
-    pcap_pkthdr* h = nullptr;
-    const u_char* data = nullptr;
-    int rc = pcap_next_ex(p.get(), &h, &data);
-    if (rc == PCAP_ERROR_BREAK) break;  // end of file
-    if (rc == PCAP_ERROR) return err(path + ": " + pcap_geterr(p.get()));
-    if (rc != 1) continue;
-    ++n;
-    UdpDatagram d;
-    d.frame_no = n;
-    d.ts = double(h->ts.tv_sec) + double(h->ts.tv_usec) / 1e6;
-    Frame f = strip_link(link, ByteSpan(data, h->caplen));
-    if (f.net == Net::Skip) continue;
-    if (!parse_ip_udp(f.net, f.l3, d)) continue;
-    fn(d);
-  }
+  if (usable == 0 && !opts.interface.empty() && packets > 0)
+    return err(path + ": no packet on an interface named '" + opts.interface + "'");
   return ok_status();
 }
 

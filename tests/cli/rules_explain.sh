@@ -59,8 +59,10 @@ with open(d + "/two.pcap", "wb") as f:
     f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
     for v in (frames["icmp"], frames["ssh"]):
         f.write(struct.pack("<IIII", 1, 0, len(v), len(v)) + v)
-with open(d + "/raw.pcap", "wb") as f:  # link type 101 (raw IP): refused
+with open(d + "/raw.pcap", "wb") as f:  # link type 101 (raw IP), one packet: nothing to explain
     f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 101))
+    ip = frames["icmp"][14:]
+    f.write(struct.pack("<IIII", 1, 0, len(ip), len(ip)) + ip)
 EOF
 icmp=$(cat "$T/icmp.hex"); ssh=$(cat "$T/ssh.hex"); http=$(cat "$T/http.hex"); v6=$(cat "$T/v6.hex")
 
@@ -122,7 +124,7 @@ same "$(wc -l <"$T/out" | tr -d ' ')" 2 "pcap: two lines"
 same "$(head -1 "$T/out" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["rule"])')" 6 "pcap: first frame"
 same "$(jlast 'j["capability"]')" 2000 "pcap: last line is the last frame"
 expect 1 "pcap not Ethernet" -- "$Z" rules explain --netconf "$T/net.json" --pcap "$T/raw.pcap"
-grep -q "not Ethernet" "$T/err" && ok || fail "pcap link type message"
+grep -q "no Ethernet frames (1 packets of other link types)" "$T/err" && ok || fail "pcap link type message"
 expect 1 "pcap missing" -- "$Z" rules explain --netconf "$T/net.json" --pcap "$T/nosuch.pcap"
 
 # ---- a node's dictionary config ----

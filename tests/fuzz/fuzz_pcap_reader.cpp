@@ -1,6 +1,6 @@
 // Fuzz target: the capture reader of `ztcore wire decode` (tools/pcap_reader.cpp). Arbitrary
-// bytes as a capture file (classic pcap or pcapng, any link type libpcap accepts): libpcap
-// parses the file format, our code the link, IP and UDP headers. Nothing may crash, hang or
+// bytes as a capture file: a classic pcap's file format is libpcap's to parse, a pcapng's our
+// own block reader's (tools/pcapng_reader.cpp); the link, IP and UDP headers are ours. Nothing may crash, hang or
 // leak; every reported datagram's payload lies inside the frame, and a malformed frame is
 // reported with an error rather than a payload.
 //
