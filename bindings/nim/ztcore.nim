@@ -18,8 +18,13 @@
 ## `close` frees at once (idempotent); otherwise the destructors do it. Callbacks never run after
 ## `close` returned. A socket outliving its node gets `ZtError` (``ZT_ERR_STATE``) on every call.
 ## Failures raise `ZtError`, whose `code` is the ``zt_result`` and whose `msg` is the library's.
+##
+## Diagnostics (ABI 1.3): `pcapStart`/`pcapStop` write a pcapng capture, `explain` tells how a
+## network's rules decide a frame (the library's JSON as a `JsonNode`, `explainJson` the text), and
+## a trace `Event` (``evTrace``) carries its structured record (`hasTrace`, `code`, `rule`,
+## `action`, `capability`, `reason`, `inbound`, MACs, ethertype, IP fields, the frame's start).
 
-import std/[options, strutils, hashes]
+import std/[json, options, strutils, hashes]
 
 const ztHeader = "ztcore/ztcore.h"
 {.passL: "-lztcore".}
@@ -31,6 +36,23 @@ type
   NodeC {.importc: "zt_node", header: ztHeader, incompleteStruct.} = object
   ControllerC {.importc: "zt_controller", header: ztHeader, incompleteStruct.} = object
   SocketC {.importc: "zt_socket", header: ztHeader, incompleteStruct.} = object
+  TraceC {.importc: "zt_trace", header: ztHeader, bycopy.} = object
+    code: uint32
+    nwid, peer, src_mac, dst_mac: uint64
+    ethertype, vlan: uint16
+    frame_len: uint32
+    ip_version: cint
+    src_ip, dst_ip: array[46, char]
+    ip_protocol: uint8
+    src_port, dst_port: uint16
+    inbound: cint
+    rule: cint
+    action: cstring
+    has_capability: cint
+    capability: uint32
+    reason: cstring
+    frame: ptr UncheckedArray[byte]
+    frame_captured: csize_t
   EventC {.importc: "zt_event", header: ztHeader, bycopy.} = object
     `type`: cint
     peer: uint64
@@ -38,6 +60,7 @@ type
     data: ptr UncheckedArray[byte]
     len: csize_t
     text: cstring
+    trace: ptr TraceC
   FrameC {.importc: "zt_frame", header: ztHeader, bycopy.} = object
     nwid, src_mac, dst_mac: uint64
     ethertype, vlan: uint16
@@ -115,6 +138,10 @@ proc zt_node_send_frame(n: ptr NodeC, nwid, src, dst: uint64, ethertype, vlan: u
                         data: pointer, len: csize_t): ZtResultC
 proc zt_node_send_user_message(n: ptr NodeC, dest, typeId: uint64, data: pointer, len: csize_t): ZtResultC
 proc zt_network_mac(address, nwid: uint64): uint64
+proc zt_node_pcap_start(n: ptr NodeC, path: cstring): ZtResultC
+proc zt_node_pcap_stop(n: ptr NodeC): ZtResultC
+proc zt_node_explain(n: ptr NodeC, nwid: uint64, frame: ptr byte, len: csize_t, inbound: cint, peer: uint64,
+                     jsonOut: cstring, cap: csize_t, outLen: ptr csize_t): ZtResultC
 proc zt_controller_new(db: cstring, c: ptr ptr ControllerC): ZtResultC
 proc zt_controller_free(c: ptr ControllerC)
 proc zt_controller_request(c: ptr ControllerC, meth, path, body: cstring, output: cstring, cap: csize_t,
@@ -281,6 +308,24 @@ type
     typeId*: uint64
     data*: string
     text*: string
+    # evTrace (ABI 1.3, docs/TRACES.md): the structured record, copied; zero/"" otherwise, and
+    # frame fields zero/"" when the trace is not about a frame, IP fields when it is not IP.
+    hasTrace*: bool       ## the fields below are filled
+    code*: int            ## PROTOCOL.md §15 code (2006 filter trace...) or ztcore's >= 9000; see `traceName`
+    nwid*: NetworkId      ## 0: not about a network (`peer` is the remote node)
+    srcMac*, dstMac*: Mac
+    ethertype*, vlan*: uint16
+    frameLen*: int        ## Ethernet payload length
+    ipVersion*: int       ## 4, 6, or 0 (not IP)
+    srcIp*, dstIp*: string
+    ipProtocol*: int
+    srcPort*, dstPort*: int
+    inbound*: bool        ## received (else sent)
+    rule*: int            ## index of the rule that decided (2006), -1 none
+    action*: string       ## "DROP", "ACCEPT", "TEE", "REDIRECT"..., or ""
+    capability*: Option[uint32]  ## the capability whose rule decided
+    reason*: string       ## "rule 2 DROP", "not a bridge", ...
+    frame*: string        ## the first <= 256 bytes of the Ethernet payload
   Frame* = object
     nwid*: NetworkId
     src*, dst*: Mac
@@ -351,6 +396,31 @@ proc eventTramp(n: ptr NodeC, user: pointer, e: ptr EventC) {.cdecl, gcsafe.} =
     copyMem(addr ev.data[0], e.data, e.len.int)
   {.pop.}
   if e.text != nil: ev.text = $e.text
+  let t = e.trace
+  ev.rule = -1
+  if t != nil:
+    ev.hasTrace = true
+    ev.code = t.code.int
+    ev.nwid = NetworkId(t.nwid)
+    ev.srcMac = Mac(t.src_mac)
+    ev.dstMac = Mac(t.dst_mac)
+    ev.ethertype = t.ethertype
+    ev.vlan = t.vlan
+    ev.frameLen = t.frame_len.int
+    ev.ipVersion = t.ip_version.int
+    ev.srcIp = cstr(t.src_ip)
+    ev.dstIp = cstr(t.dst_ip)
+    ev.ipProtocol = t.ip_protocol.int
+    ev.srcPort = t.src_port.int
+    ev.dstPort = t.dst_port.int
+    ev.inbound = t.inbound != 0
+    ev.rule = t.rule.int
+    if t.action != nil: ev.action = $t.action
+    if t.has_capability != 0: ev.capability = some(t.capability)
+    if t.reason != nil: ev.reason = $t.reason
+    if t.frame != nil and t.frame_captured > 0:
+      ev.frame = newString(t.frame_captured.int)
+      copyMem(addr ev.frame[0], t.frame, t.frame_captured.int)
   try: h.onEvent(ev)
   except CatchableError as x: report(x)
 
@@ -455,6 +525,65 @@ proc sendFrame*(n: Node, nwid: NetworkId, dst: Mac, ethertype: uint16, data: ope
                            if data.len > 0: unsafeAddr data[0] else: nil, data.len.csize_t)
 proc sendFrame*(n: Node, nwid: NetworkId, dst: Mac, ethertype: uint16, data: string, vlan = 0'u16) =
   n.sendFrame(nwid, dst, ethertype, data.toOpenArrayByte(0, data.high), vlan)
+proc traceName*(e: Event): string =
+  ## The trace code's name ("NETWORK_FILTER_TRACE"...), "" without a trace, "UNKNOWN" for another code.
+  if not e.hasTrace: return ""
+  case e.code
+  of 1004: "PACKET_MAC_FAILURE"
+  of 1005: "PACKET_INVALID"
+  of 2000: "OUTGOING_NETWORK_FRAME_DROPPED"
+  of 2001: "INCOMING_NETWORK_ACCESS_DENIED"
+  of 2002: "INCOMING_NETWORK_FRAME_DROPPED"
+  of 2003: "CREDENTIAL_REJECTED"
+  of 2005: "NETWORK_CONFIG_REQUEST_SENT"
+  of 2006: "NETWORK_FILTER_TRACE"
+  of 9000: "NETWORK_JOINED"
+  of 9001: "NETWORK_LEFT"
+  of 9002: "NETWORK_CONFIG_APPLIED"
+  of 9003: "NETWORK_CONFIG_REJECTED"
+  of 9004: "NETWORK_STATUS"
+  of 9005: "CREDENTIAL_ACCEPTED"
+  of 9006: "SEND_FAILED"
+  of 9007: "WORLD_UPDATED"
+  else: "UNKNOWN"
+
+proc pcapStart*(n: Node, path: string) =
+  ## Captures what the node sees into a pcapng file (created or truncated) until `pcapStop` or
+  ## `close` (see zt_node_pcap_start). ZtError ZT_ERR_IO if the file cannot be created.
+  check zt_node_pcap_start(n.live, path.cstring)
+proc pcapStop*(n: Node) =
+  ## Closes the capture (nothing without one); ZtError ZT_ERR_IO if a write failed meanwhile.
+  check zt_node_pcap_stop(n.live)
+
+proc explainJson*(n: Node, nwid: NetworkId, frame: openArray[byte], inbound = false,
+                  peer = Address(0)): string =
+  ## `explain`'s JSON text (one line).
+  result = newString(4096)
+  for attempt in 0 .. 3:
+    var need: csize_t
+    let r = zt_node_explain(n.live, uint64(nwid), if frame.len > 0: unsafeAddr frame[0] else: nil,
+                            frame.len.csize_t, cint(inbound), uint64(peer), result.cstring, result.len.csize_t,
+                            addr need)
+    if r == ZT_ERR_TOO_LARGE and need.int > result.len and attempt < 3:  # the config may grow meanwhile
+      result = newString(need.int)
+      continue
+    check r
+    result.setLen(max(need.int - 1, 0))
+    return
+proc explainJson*(n: Node, nwid: NetworkId, frame: string, inbound = false, peer = Address(0)): string =
+  n.explainJson(nwid, frame.toOpenArrayByte(0, frame.high), inbound, peer)
+
+proc explain*(n: Node, nwid: NetworkId, frame: openArray[byte], inbound = false, peer = Address(0)): JsonNode =
+  ## How the rules of joined network `nwid` decide `frame` (a whole Ethernet frame, header first)
+  ## against this node's current config; nothing is sent. `inbound` false: this node sends it to
+  ## `peer`; true: `peer` sent it here; Address(0) = the member whose MAC the frame carries.
+  ## The result: {"verdict": "accept"|"drop"|"super-accept"|"redirect", "rule": N|null,
+  ## "capability": ID|null, "reason": "...", "redirect_to": ..., "rules": [...]} (docs/RULES.md).
+  ## ZtError: ZT_ERR_NOT_FOUND (not joined), ZT_ERR_STATE (no config yet), ZT_ERR_INVALID_ARGUMENT.
+  parseJson(n.explainJson(nwid, frame, inbound, peer))
+proc explain*(n: Node, nwid: NetworkId, frame: string, inbound = false, peer = Address(0)): JsonNode =
+  parseJson(n.explainJson(nwid, frame, inbound, peer))
+
 proc sendUserMessage*(n: Node, dest: Address, typeId: uint64, data: string) =
   check zt_node_send_user_message(n.live, uint64(dest), typeId, if data.len > 0: unsafeAddr data[0] else: nil,
                                   data.len.csize_t)

@@ -7,6 +7,9 @@
 //   zt::Controller  an embedded network controller (zt_controller)
 //   zt::Socket      a TCP or UDP socket on a node's userspace IP stack (zt_socket)
 //   zt::Address, zt::NetworkId, zt::Mac   typed ids; operator<< and to_string() print hex
+//   Diagnostics (ABI 1.3): Node::pcap_start / pcap_stop (a pcapng capture), Node::explain (how a
+//   network's rules decide a frame, as zt::Explanation), Event::trace_view() (a Trace event's
+//   structured record as zt::Trace)
 //
 // Errors
 //   Every failing C call becomes a zt::Error (derived from std::runtime_error) carrying the
@@ -37,6 +40,8 @@
 #pragma once
 
 #include <array>
+#include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -225,6 +230,68 @@ enum class EventType : int {
   PeerDirect = ZT_EVENT_PEER_DIRECT,
 };
 
+// The structured record of a Trace event (ABI 1.3, docs/TRACES.md): zt_trace with typed ids.
+// A view: the strings and the frame are valid only during the callback (copy what you keep).
+// Frame fields are 0 / empty when the trace is not about a frame, IP fields when it is not IP.
+struct Trace {
+  uint32_t code = 0;  // PROTOCOL.md §15 (2006 filter trace, 2000 outgoing frame dropped...) or >= 9000
+  NetworkId nwid;     // 0: not about a network
+  Address peer;       // the remote node, or 0
+  Mac src_mac, dst_mac;
+  uint16_t ethertype = 0, vlan = 0;
+  uint32_t frame_len = 0;  // Ethernet payload length
+  int ip_version = 0;      // 4, 6, or 0 (not IP)
+  std::string_view src_ip, dst_ip;  // "10.0.0.1", "fd00::1"
+  uint8_t ip_protocol = 0;
+  uint16_t src_port = 0, dst_port = 0;
+  bool inbound = false;               // received (else sent)
+  std::optional<int> rule;            // index of the rule that decided (2006), nullopt: none
+  std::string_view action;            // "DROP", "ACCEPT", "TEE", "REDIRECT"..., or ""
+  std::optional<uint32_t> capability; // the capability whose rule decided
+  std::string_view reason;            // "rule 2 DROP", "not a bridge", ...
+  std::span<const uint8_t> frame;     // the first <= 256 bytes of the Ethernet payload
+
+  Trace() = default;
+  explicit Trace(const zt_trace& t)
+      : code(t.code), nwid(t.nwid), peer(t.peer), src_mac(t.src_mac), dst_mac(t.dst_mac), ethertype(t.ethertype),
+        vlan(t.vlan), frame_len(t.frame_len), ip_version(t.ip_version), src_ip(view(t.src_ip, sizeof t.src_ip)),
+        dst_ip(view(t.dst_ip, sizeof t.dst_ip)), ip_protocol(t.ip_protocol), src_port(t.src_port),
+        dst_port(t.dst_port), inbound(t.inbound != 0), action(t.action ? t.action : ""),
+        reason(t.reason ? t.reason : ""), frame(t.frame, t.frame ? t.frame_captured : 0) {
+    if (t.rule >= 0) rule = t.rule;
+    if (t.has_capability) capability = t.capability;
+  }
+  // The code's name ("NETWORK_FILTER_TRACE"...), "UNKNOWN" for a code this header does not know.
+  std::string_view name() const {
+    switch (code) {
+      case 1004: return "PACKET_MAC_FAILURE";
+      case 1005: return "PACKET_INVALID";
+      case 2000: return "OUTGOING_NETWORK_FRAME_DROPPED";
+      case 2001: return "INCOMING_NETWORK_ACCESS_DENIED";
+      case 2002: return "INCOMING_NETWORK_FRAME_DROPPED";
+      case 2003: return "CREDENTIAL_REJECTED";
+      case 2005: return "NETWORK_CONFIG_REQUEST_SENT";
+      case 2006: return "NETWORK_FILTER_TRACE";
+      case 9000: return "NETWORK_JOINED";
+      case 9001: return "NETWORK_LEFT";
+      case 9002: return "NETWORK_CONFIG_APPLIED";
+      case 9003: return "NETWORK_CONFIG_REJECTED";
+      case 9004: return "NETWORK_STATUS";
+      case 9005: return "CREDENTIAL_ACCEPTED";
+      case 9006: return "SEND_FAILED";
+      case 9007: return "WORLD_UPDATED";
+      default: return "UNKNOWN";
+    }
+  }
+
+ private:
+  static std::string_view view(const char* s, size_t cap) {
+    size_t n = 0;
+    while (n < cap && s[n]) ++n;
+    return {s, n};
+  }
+};
+
 // Views are valid only during the callback.
 struct Event {
   EventType type;
@@ -233,8 +300,12 @@ struct Event {
   std::span<const uint8_t> data;
   std::string_view text;
   // EventType::Trace: the structured record (ABI 1.3, docs/TRACES.md), valid during the
-  // callback; nullptr otherwise.
+  // callback; nullptr otherwise. trace_view() is the same record typed.
   const zt_trace* trace = nullptr;
+  std::optional<Trace> trace_view() const {
+    if (!trace) return std::nullopt;
+    return Trace(*trace);
+  }
 };
 
 struct Frame {
@@ -337,6 +408,192 @@ struct NodeStatus {
 };
 
 using Counters = zt_counters;
+
+// How a network's rules decide a frame (Node::explain, zt_node_explain). The members below are
+// the top level of the library's JSON; `json` is the whole line, with "rules": one object per
+// rule of the base list and of each capability evaluated (capability, index, text, type,
+// action, reached, evaluated, match, state, decided, detail; docs/RULES.md) for a JSON library.
+struct Explanation {
+  std::string verdict;                 // "accept", "drop", "super-accept" or "redirect"
+  std::optional<int> rule;             // index of the deciding rule in its list; nullopt: none matched
+  std::optional<uint32_t> capability;  // the capability whose rules decided; nullopt: the base rules
+  std::string reason;                  // one line in words: "rule 2 DROP: ...", "no rule matched: default DROP"
+  std::optional<Address> redirect_to;  // verdict "redirect" only
+  std::string json;
+
+  bool accepted() const { return verdict == "accept" || verdict == "super-accept"; }
+};
+
+namespace detail {
+// Reads the top level of zt_node_explain's JSON object (strings, integers, null; nested values are
+// skipped), enough for Explanation's members. Not a general JSON parser: false on anything odd.
+class JsonTop {
+ public:
+  explicit JsonTop(std::string_view s) : s_(s) {}
+
+  bool explanation(Explanation& x) {
+    if (!eat('{')) return false;
+    if (eat('}')) return at_end();
+    for (;;) {
+      std::string key;
+      if (!string(key) || !eat(':')) return false;
+      bool ok;
+      if (key == "verdict") {
+        ok = string(x.verdict);
+      } else if (key == "reason") {
+        ok = string(x.reason);
+      } else if (key == "redirect_to") {
+        std::string a;
+        ok = null() || (string(a) && parse_address(a, x.redirect_to));
+      } else if (key == "rule") {
+        ok = null() || integer(x.rule);
+      } else if (key == "capability") {
+        ok = null() || integer(x.capability);
+      } else {
+        ok = skip(0);
+      }
+      if (!ok) return false;
+      if (eat(',')) continue;
+      return eat('}') && at_end();
+    }
+  }
+
+ private:
+  void ws() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
+  }
+  bool eat(char c) {
+    ws();
+    if (i_ < s_.size() && s_[i_] == c) {
+      ++i_;
+      return true;
+    }
+    return false;
+  }
+  bool at_end() {
+    ws();
+    return i_ == s_.size();
+  }
+  bool null() {
+    ws();
+    if (s_.substr(i_, 4) != "null") return false;
+    i_ += 4;
+    return true;
+  }
+  template <class T>
+  bool integer(std::optional<T>& out) {
+    ws();
+    T v{};
+    auto [end, ec] = std::from_chars(s_.data() + i_, s_.data() + s_.size(), v);
+    if (ec != std::errc() || end == s_.data() + i_) return false;
+    i_ = static_cast<size_t>(end - s_.data());
+    out = v;
+    return true;
+  }
+  static bool parse_address(const std::string& s, std::optional<Address>& out) {
+    try {
+      out = Address(parse_hex(s, 10, "address"));
+      return true;
+    } catch (const Error&) {
+      return false;
+    }
+  }
+  static void utf8(std::string& out, uint32_t cp) {
+    if (cp < 0x80) {
+      out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      out += static_cast<char>(0xc0 | cp >> 6);
+      out += static_cast<char>(0x80 | (cp & 0x3f));
+    } else if (cp < 0x10000) {
+      out += static_cast<char>(0xe0 | cp >> 12);
+      out += static_cast<char>(0x80 | (cp >> 6 & 0x3f));
+      out += static_cast<char>(0x80 | (cp & 0x3f));
+    } else {
+      out += static_cast<char>(0xf0 | cp >> 18);
+      out += static_cast<char>(0x80 | (cp >> 12 & 0x3f));
+      out += static_cast<char>(0x80 | (cp >> 6 & 0x3f));
+      out += static_cast<char>(0x80 | (cp & 0x3f));
+    }
+  }
+  bool hex4(uint32_t& v) {
+    if (s_.size() - i_ < 4) return false;
+    v = 0;
+    for (int k = 0; k < 4; ++k) {
+      char c = s_[i_++];
+      int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      if (d < 0) return false;
+      v = v << 4 | static_cast<uint32_t>(d);
+    }
+    return true;
+  }
+  // A JSON string, unescaped into out.
+  bool string(std::string& out) {
+    if (!eat('"')) return false;
+    out.clear();
+    while (i_ < s_.size()) {
+      char c = s_[i_++];
+      if (c == '"') return true;
+      if (c != '\\') {
+        out += c;
+        continue;
+      }
+      if (i_ == s_.size()) return false;
+      switch (char e = s_[i_++]) {
+        case '"': case '\\': case '/': out += e; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'u': {
+          uint32_t cp;
+          if (!hex4(cp)) return false;
+          if (cp >= 0xd800 && cp < 0xdc00) {  // a surrogate pair
+            uint32_t lo;
+            if (s_.substr(i_, 2) != "\\u") return false;
+            i_ += 2;
+            if (!hex4(lo) || lo < 0xdc00 || lo > 0xdfff) return false;
+            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+          }
+          utf8(out, cp);
+          break;
+        }
+        default: return false;
+      }
+    }
+    return false;
+  }
+  // Any value (nested containers up to a sane depth).
+  bool skip(int depth) {
+    ws();
+    if (i_ == s_.size() || depth > 64) return false;
+    const char c = s_[i_];
+    if (c == '"') {
+      std::string ignored;
+      return string(ignored);
+    }
+    if (c == '{' || c == '[') {
+      ++i_;
+      const char close = c == '{' ? '}' : ']';
+      if (eat(close)) return true;
+      for (;;) {
+        std::string key;
+        if (c == '{' && (!string(key) || !eat(':'))) return false;
+        if (!skip(depth + 1)) return false;
+        if (eat(',')) continue;
+        return eat(close);
+      }
+    }
+    const size_t start = i_;  // number, true, false, null
+    while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '-' || s_[i_] == '+' || s_[i_] == '.'))
+      ++i_;
+    return i_ > start;
+  }
+
+  std::string_view s_;
+  size_t i_ = 0;
+};
+}  // namespace detail
 
 // ---- Controller ---------------------------------------------------------------------------------
 class Controller {
@@ -557,6 +814,30 @@ class Node {
   // for a file that cannot be created).
   void pcap_start(const std::string& path) { detail::check(zt_node_pcap_start(live(), path.c_str())); }
   void pcap_stop() { detail::check(zt_node_pcap_stop(live())); }
+  // How the rules of joined network `nwid` decide `frame` (a whole Ethernet frame, header first),
+  // against this node's current config and what it holds of the peer's credentials; nothing is
+  // sent. inbound false: this node sends it to `peer`; true: `peer` sent it here. peer {} = the
+  // member whose MAC the frame carries. Throws Error: NotFound (not joined), State (no config
+  // yet), InvalidArgument (frame shorter than its header, peer = this node).
+  Explanation explain(NetworkId nwid, std::span<const uint8_t> frame, bool inbound = false, Address peer = {}) const {
+    std::string out(4096, '\0');
+    for (int attempt = 0;; ++attempt) {
+      size_t len = 0;
+      zt_result r = zt_node_explain(live(), nwid.value, frame.data(), frame.size(), inbound ? 1 : 0, peer.value,
+                                    out.data(), out.size(), &len);
+      if (r == ZT_ERR_TOO_LARGE && len > out.size() && attempt < 3) {  // the config may grow meanwhile
+        out.assign(len, '\0');
+        continue;
+      }
+      detail::check(r);
+      out.resize(len ? len - 1 : 0);
+      Explanation x;
+      if (!detail::JsonTop(out).explanation(x) || x.verdict.empty())
+        throw Error(Result::Internal, "ztcore: unexpected zt_node_explain output: " + out);
+      x.json = std::move(out);
+      return x;
+    }
+  }
 
   void join(NetworkId nwid) { detail::check(zt_node_join(live(), nwid.value)); }
   void leave(NetworkId nwid) { detail::check(zt_node_leave(live(), nwid.value)); }

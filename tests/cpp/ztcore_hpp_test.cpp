@@ -8,10 +8,15 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <sstream>
 #include <thread>
+
+#include <unistd.h>
 
 #include "ztcore/ztcore.hpp"
 
@@ -144,15 +149,78 @@ TEST(CppOwnership, ControllerOutlivesItsNode) {
 TEST(CppEvents, TraceCarriesItsStructuredRecord) {
   zt::Runtime rt;
   std::vector<std::pair<uint32_t, std::string>> seen;  // only touched inside join() (runtime thread)
+  std::vector<std::string> typed;  // name, nwid, reason of trace_view()
   zt::NodeOptions o{.bind = "127.0.0.1"};
-  o.on_event = [&seen](const zt::Event& e) {
+  o.on_event = [&seen, &typed](const zt::Event& e) {
     if (e.type == zt::EventType::Trace && e.trace && e.trace->code == 9000) seen.emplace_back(e.trace->code, e.trace->reason);
+    auto t = e.trace_view();
+    EXPECT_EQ(t.has_value(), e.type == zt::EventType::Trace);
+    if (t && t->code == 9000)
+      typed.push_back(std::string(t->name()) + " " + t->nwid.to_string() + " " + std::string(t->reason) +
+                      (t->rule ? " rule" : "") + (t->capability ? " cap" : "") + (t->peer ? " peer" : ""));
   };
   zt::Node n(rt, o);
   n.join(zt::NetworkId(0x1122334455667788ULL));
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].first, 9000u);
   EXPECT_EQ(seen[0].second, "joined");
+  ASSERT_EQ(typed.size(), 1u);
+  EXPECT_EQ(typed[0], "NETWORK_JOINED 1122334455667788 joined");  // no rule, capability or peer
+}
+
+// Node::explain's reader of the library's JSON: escapes, nulls, nested values skipped, and
+// anything that is not that shape refused (Node::explain then throws Error(Internal)).
+TEST(CppExplain, ReadsTheTopLevelOfTheJson) {
+  zt::Explanation x;
+  ASSERT_TRUE(zt::detail::JsonTop(R"( {"verdict":"redirect","rule":12,"capability":4294967295,)"
+                                  R"("reason":"a \"q\" \\ \n \u00e9 \ud83d\ude00 /","redirect_to":"00ab12cd34",)"
+                                  R"("rules":[{"text":"}]\"","match":null,"x":[1,-2.5e3,true,{"y":[]}]}],"later":{}} )")
+                  .explanation(x));
+  EXPECT_EQ(x.verdict, "redirect");
+  EXPECT_EQ(x.rule, 12);
+  EXPECT_EQ(x.capability, 4294967295u);
+  EXPECT_EQ(x.reason, "a \"q\" \\ \n \xc3\xa9 \xf0\x9f\x98\x80 /");
+  EXPECT_EQ(x.redirect_to, zt::Address(0xab12cd34ULL));
+  EXPECT_FALSE(x.accepted());
+  zt::Explanation y;
+  ASSERT_TRUE(zt::detail::JsonTop(R"({"verdict":"super-accept","rule":null,"capability":null,"redirect_to":null})")
+                  .explanation(y));
+  EXPECT_TRUE(y.accepted());
+  EXPECT_FALSE(y.rule || y.capability || y.redirect_to);
+  for (const char* bad : {"", "{", "[]", R"({"verdict":"drop",})", R"({"verdict":"drop"} x)", R"({"rule":"1"})",
+                          R"({"verdict":"a\qb"})", R"({"reason":"\ud800"})", R"({"rules":[1,]})", R"({"capability":-1})"}) {
+    zt::Explanation z;
+    EXPECT_FALSE(zt::detail::JsonTop(bad).explanation(z)) << bad;
+  }
+}
+
+TEST(CppPcap, StartStopAndBadPath) {
+  zt::Runtime rt;
+  zt::Node n(rt, {.bind = "127.0.0.1", .allow_loopback = true});
+  const auto dir = std::filesystem::temp_directory_path() / ("ztcore_hpp_pcap_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  try {
+    n.pcap_start((dir / "missing" / "n.pcapng").string());
+    FAIL();
+  } catch (const zt::Error& e) {
+    EXPECT_EQ(e.code(), zt::Result::Io) << e.what();
+  }
+  EXPECT_THROW(n.pcap_start(""), zt::Error);
+  EXPECT_NO_THROW(n.pcap_stop());  // nothing running
+  const auto path = dir / "n.pcapng";
+  n.pcap_start(path.string());
+  const zt::NetworkId nwid(0x1122334455667788ULL);
+  n.join(nwid);  // no config ever: the frame is captured as dropped
+  n.send_frame(nwid, zt::Mac::broadcast(), kEthertype, "captured");
+  n.pcap_stop();
+  std::ifstream in(path, std::ios::binary);
+  const std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GE(file.size(), 28u);
+  EXPECT_EQ(file.substr(0, 4), std::string("\x0a\x0d\x0d\x0a", 4));  // pcapng Section Header Block
+  EXPECT_EQ(file.size() % 4, 0u);
+  EXPECT_NE(file.find("zt-" + nwid.to_string()), std::string::npos);
+  EXPECT_NE(file.find("captured"), std::string::npos);
+  std::filesystem::remove_all(dir);
 }
 
 // The shared lab: root, controller node, private network 10.78.0.0/24 and two members with the IP
@@ -387,6 +455,146 @@ TEST_F(CppLab, SocketOutlivingItsNodeIsAnError) {
     EXPECT_EQ(e.code(), zt::Result::State) << e.what();
   }
   s.close();  // frees (ASan checks)
+}
+
+// ABI 1.3 diagnostics against real rules: on network 2 of the lab's controller a member drops
+// ethertype 0x88b6 when it receives it (`drop chr inbound ethertype 0x88b6; accept;`, rules 0 chr,
+// 1 ethertype, 2 drop, 3 accept). explain gives the verdicts without sending; the real frame is
+// then dropped by the receiver, whose trace and capture name the same rule.
+TEST_F(CppLab, ExplainTraceAndPcapAgreeOnARulesDrop) {
+  constexpr uint16_t kDropped = 0x88b6;
+  const zt::NetworkId rnwid = zt::NetworkId::of(cnode->address(), 2);
+  ctl->request_ok("POST", "/controller/network/" + rnwid.to_string(),
+                  R"({"name":"rules","private":true,"rulesSource":"drop chr inbound ethertype 0x88b6;\naccept;\n"})");
+  struct Copy {  // a Trace copied out of the callback
+    uint32_t code;
+    std::string name;
+    zt::NetworkId nwid;
+    zt::Address peer;
+    zt::Mac src, dst;
+    uint16_t ethertype;
+    bool inbound;
+    std::optional<int> rule;
+    std::string action, reason, frame;
+    std::optional<uint32_t> capability;
+  };
+  struct Seen {
+    std::mutex mu;
+    std::vector<Copy> traces;
+    std::vector<std::string> frames;
+  };
+  auto seen = std::make_shared<Seen>();
+  auto ro = root->options();
+  ro.join = {rnwid};
+  ro.on_event = [seen](const zt::Event& e) {
+    auto t = e.trace_view();
+    if (!t || t->code != 2006) return;
+    std::lock_guard lk(seen->mu);
+    seen->traces.push_back({t->code, std::string(t->name()), t->nwid, t->peer, t->src_mac, t->dst_mac, t->ethertype,
+                            t->inbound, t->rule, std::string(t->action), std::string(t->reason),
+                            std::string(reinterpret_cast<const char*>(t->frame.data()), t->frame.size()), t->capability});
+  };
+  ro.on_frame = [seen](const zt::Frame& f) {
+    std::lock_guard lk(seen->mu);
+    seen->frames.emplace_back(f.text());
+  };
+  auto so = root->options();
+  so.join = {rnwid};
+  zt::Node recv(*rt, ro), send(*rt, so);
+  ctl->authorize(rnwid, recv.address());
+  ctl->authorize(rnwid, send.address());
+  ASSERT_TRUE(wait_for([&] {
+    auto r = recv.network(rnwid), s = send.network(rnwid);
+    return r && s && r->status == zt::NetworkStatus::Ok && s->status == zt::NetworkStatus::Ok;
+  }));
+
+  const std::string marker = "dropped on the way in";
+  auto frame = [&](uint16_t ethertype) {
+    std::vector<uint8_t> f;
+    for (zt::Mac m : {recv.mac(rnwid), send.mac(rnwid)})
+      for (int i = 5; i >= 0; --i) f.push_back(uint8_t(m.value >> (8 * i)));
+    f.push_back(uint8_t(ethertype >> 8));
+    f.push_back(uint8_t(ethertype));
+    f.insert(f.end(), marker.begin(), marker.end());
+    return f;
+  };
+  // Sending passes (rule 3); receiving is dropped by rule 2; another ethertype passes both ways.
+  zt::Explanation out = send.explain(rnwid, frame(kDropped));
+  EXPECT_EQ(out.verdict, "accept");
+  EXPECT_TRUE(out.accepted());
+  EXPECT_EQ(out.rule, 3);
+  EXPECT_FALSE(out.capability);
+  EXPECT_EQ(out.reason.rfind("rule 3 ACCEPT", 0), 0u) << out.reason;
+  zt::Explanation in = recv.explain(rnwid, frame(kDropped), true, send.address());
+  EXPECT_EQ(in.verdict, "drop");
+  EXPECT_FALSE(in.accepted());
+  EXPECT_EQ(in.rule, 2);
+  EXPECT_FALSE(in.capability);
+  EXPECT_FALSE(in.redirect_to);
+  EXPECT_EQ(in.reason.rfind("rule 2 DROP", 0), 0u) << in.reason;
+  EXPECT_EQ(in.json.rfind("{\"verdict\":\"drop\"", 0), 0u) << in.json;
+  EXPECT_NE(in.json.find("\"rules\":[{"), std::string::npos) << in.json;
+  EXPECT_EQ(recv.explain(rnwid, frame(kDropped), true).rule, 2);  // the peer from the source MAC
+  zt::Explanation other = recv.explain(rnwid, frame(kEthertype), true, send.address());
+  EXPECT_EQ(other.verdict, "accept");
+  EXPECT_EQ(other.rule, 3);
+
+  // Errors: not joined, joined without a config, a frame shorter than its header, peer = self.
+  auto expect_error = [&](zt::Result want, auto&& call) {
+    try {
+      call();
+      ADD_FAILURE() << "no zt::Error";
+    } catch (const zt::Error& e) {
+      EXPECT_EQ(e.code(), want) << e.what();
+    }
+  };
+  const zt::NetworkId unknown(rnwid.value ^ 0xff);
+  expect_error(zt::Result::NotFound, [&] { (void)send.explain(unknown, frame(kDropped)); });
+  send.join(unknown);  // the controller has no such network: never a config
+  expect_error(zt::Result::State, [&] { (void)send.explain(unknown, frame(kDropped)); });
+  send.leave(unknown);
+  const std::vector<uint8_t> f = frame(kDropped);
+  expect_error(zt::Result::InvalidArgument, [&] { (void)send.explain(rnwid, std::span(f).first(13)); });
+  expect_error(zt::Result::InvalidArgument, [&] { (void)send.explain(rnwid, f, false, send.address()); });
+
+  // The real frame: the receiver drops it by the rule explain named, traces that and captures it.
+  const auto dir = std::filesystem::temp_directory_path() / ("ztcore_hpp_rules_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto pcap = dir / "recv.pcapng";
+  recv.pcap_start(pcap.string());
+  ASSERT_TRUE(wait_for([&] {
+    send.send_frame(rnwid, recv.mac(rnwid), kDropped, marker);
+    std::this_thread::sleep_for(100ms);
+    std::lock_guard lk(seen->mu);
+    return !seen->traces.empty();
+  }));
+  recv.pcap_stop();
+  {
+    std::lock_guard lk(seen->mu);
+    const Copy& t = seen->traces.front();
+    EXPECT_EQ(t.code, 2006u);
+    EXPECT_EQ(t.name, "NETWORK_FILTER_TRACE");
+    EXPECT_EQ(t.nwid, rnwid);
+    EXPECT_EQ(t.peer, send.address());
+    EXPECT_EQ(t.src, send.mac(rnwid));
+    EXPECT_EQ(t.dst, recv.mac(rnwid));
+    EXPECT_EQ(t.ethertype, kDropped);
+    EXPECT_TRUE(t.inbound);
+    EXPECT_EQ(t.rule, in.rule);
+    EXPECT_EQ(t.action, "DROP");
+    EXPECT_FALSE(t.capability);
+    EXPECT_EQ(t.reason.rfind("rule 2 DROP", 0), 0u) << t.reason;
+    EXPECT_EQ(t.frame, marker);
+    EXPECT_EQ(std::count(seen->frames.begin(), seen->frames.end(), marker), 0);
+  }
+  std::ifstream file_in(pcap, std::ios::binary);
+  const std::string file((std::istreambuf_iterator<char>(file_in)), std::istreambuf_iterator<char>());
+  ASSERT_GE(file.size(), 4u);
+  EXPECT_EQ(file.substr(0, 4), std::string("\x0a\x0d\x0d\x0a", 4));  // pcapng Section Header Block
+  EXPECT_NE(file.find("zt-" + rnwid.to_string()), std::string::npos);
+  EXPECT_NE(file.find(marker), std::string::npos);
+  EXPECT_NE(file.find("in from " + send.address().to_string() + " dropped: rule 2 DROP"), std::string::npos);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(CppSocket, NodeWithoutStackRefuses) {

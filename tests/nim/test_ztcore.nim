@@ -1,7 +1,8 @@
-## The Nim binding (bindings/nim/ztcore.nim) over libztcore.so: typed ids, ZtError, ownership, and
+## The Nim binding (bindings/nim/ztcore.nim) over libztcore.so: typed ids, ZtError, ownership,
 ## the socket procs (TCP listen/accept/connect/send/recv/close, UDP bind/sendTo/recvFrom) between
-## two stack members of a private network on 127.0.0.1. Exit 0 only if every check passed.
-import std/[options, os, strutils, times]
+## two stack members of a private network on 127.0.0.1, and the ABI 1.3 diagnostics (explain, pcap,
+## a trace's fields) on a network with rules. Exit 0 only if every check passed.
+import std/[json, locks, options, os, strutils, times]
 import ztcore
 
 var failures = 0
@@ -146,8 +147,81 @@ orphan.close()
 let plain = rt.newNode(NodeOptions(bindTo: "127.0.0.1", allowLoopback: true))
 expectZt(ZT_ERR_STATE): discard plain.newTcpSocket()
 
+# ABI 1.3 diagnostics on network 2, whose rules drop ethertype 0x88b6 on receipt (rules 0 chr,
+# 1 ethertype, 2 drop, 3 accept): explain's verdicts without sending, then the real frame dropped
+# by the receiver, whose trace and capture name the rule explain named.
+var traceLock: Lock
+initLock(traceLock)
+var traces: seq[Event]
+var heard: seq[string]
+proc onTrace(e: Event) {.gcsafe.} =
+  if e.hasTrace and e.code == 2006:
+    {.cast(gcsafe).}:
+      withLock traceLock: traces.add e
+proc onHeard(f: Frame) {.gcsafe.} =
+  {.cast(gcsafe).}:
+    withLock traceLock: heard.add f.data
+let rnwid = networkId(cnode.address, 2)
+discard ctl.requestOk("POST", "/controller/network/" & $rnwid,
+  """{"private":true,"rulesSource":"drop chr inbound ethertype 0x88b6;\naccept;\n"}""")
+let rr = rt.newNode(NodeOptions(bindTo: "127.0.0.1", planet: planet, allowLoopback: true, join: @[rnwid],
+                                onEvent: onTrace, onFrame: onHeard))
+let rs = rt.newNode(NodeOptions(bindTo: "127.0.0.1", planet: planet, allowLoopback: true, join: @[rnwid]))
+ctl.authorize(rnwid, rr.address)
+ctl.authorize(rnwid, rs.address)
+check waitFor(proc (): bool =
+  let x = rr.network(rnwid)
+  let y = rs.network(rnwid)
+  x.isSome and x.get.ok and y.isSome and y.get.ok)
+
+proc ethFrame(dst, src: Mac, ethertype: uint16, payload: string): string =
+  for m in [dst, src]:
+    for i in countdown(5, 0): result.add char((uint64(m) shr (8 * i)) and 0xff)
+  result.add char(ethertype shr 8)
+  result.add char(ethertype and 0xff)
+  result.add payload
+let marker = "dropped on the way in"
+let dropped = ethFrame(rr.mac(rnwid), rs.mac(rnwid), 0x88b6, marker)
+let xout = rs.explain(rnwid, dropped)
+check xout["verdict"].getStr == "accept" and xout["rule"].getInt == 3
+let xin = rr.explain(rnwid, dropped, inbound = true, peer = rs.address)
+check xin["verdict"].getStr == "drop"
+check xin["rule"].getInt == 2 and xin["capability"].kind == JNull
+check xin["reason"].getStr.startsWith("rule 2 DROP")
+check xin["rules"].len == 4 and xin["rules"][2]["decided"].getBool
+check rr.explain(rnwid, ethFrame(rr.mac(rnwid), rs.mac(rnwid), 0x88b5, marker), true)["verdict"].getStr == "accept"
+check rr.explainJson(rnwid, dropped, true, rs.address).startsWith("{\"verdict\":\"drop\"")
+expectZt(ZT_ERR_NOT_FOUND): discard rs.explain(NetworkId(uint64(rnwid) xor 0xff), dropped)
+expectZt(ZT_ERR_INVALID_ARGUMENT): discard rs.explain(rnwid, dropped[0 .. 12])
+expectZt(ZT_ERR_INVALID_ARGUMENT): discard rs.explain(rnwid, dropped, peer = rs.address)
+
+let capDir = getTempDir() / ("ztcore_nim_pcap_" & $getCurrentProcessId())
+createDir(capDir)
+expectZt(ZT_ERR_IO): rr.pcapStart(capDir / "missing" / "rr.pcapng")
+rr.pcapStart(capDir / "rr.pcapng")
+check waitFor(proc (): bool =
+  rs.sendFrame(rnwid, rr.mac(rnwid), 0x88b6'u16, marker)
+  sleep 100
+  withLock traceLock: result = traces.len > 0)
+rr.pcapStop()
+withLock traceLock:
+  if traces.len > 0:
+    let t = traces[0]
+    check t.kind == evTrace and t.traceName == "NETWORK_FILTER_TRACE"
+    check t.nwid == rnwid and t.peer == rs.address and t.inbound
+    check t.rule == xin["rule"].getInt and t.action == "DROP" and t.capability.isNone
+    check t.reason.startsWith("rule 2 DROP")
+    check t.srcMac == rs.mac(rnwid) and t.dstMac == rr.mac(rnwid) and t.ethertype == 0x88b6'u16
+    check t.frame == marker and t.frameLen == marker.len
+  check marker notin heard
+let cap = readFile(capDir / "rr.pcapng")
+check cap.len >= 4 and cap[0 .. 3] == "\x0a\x0d\x0d\x0a"  # pcapng Section Header Block
+check ("in from " & $rs.address & " dropped: rule 2 DROP") in cap
+removeDir(capDir)
+
 for s in [srv, cli, refused, ub, ua]: s.close()
-for n in [plain, a, b, cnode, root]: n.close()
+for n in [plain, a, b, rr, rs, cnode, root]: n.close()
+deinitLock(traceLock)
 if failures == 0:
   echo "OK: nim binding"
 quit(if failures == 0: 0 else: 1)
