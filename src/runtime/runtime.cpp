@@ -198,7 +198,7 @@ struct Runtime::Impl {
   int ep = -1;
   int wake = -1;
   std::thread thread;
-  std::thread::id loop_id;
+  std::atomic<std::thread::id> loop_id{};  // written by the loop thread, read by any (on_loop_thread)
   std::atomic<bool> quit{false};
   std::mutex mu;
   std::deque<std::function<void()>> tasks;
@@ -495,7 +495,7 @@ Runtime::~Runtime() {
   ::close(impl_->wake);
 }
 
-bool Runtime::on_loop_thread() const { return std::this_thread::get_id() == impl_->loop_id; }
+bool Runtime::on_loop_thread() const { return std::this_thread::get_id() == impl_->loop_id.load(); }
 
 void Runtime::post(std::function<void()> fn) { impl_->post(std::move(fn)); }
 
