@@ -338,6 +338,8 @@ struct Net {
   std::condition_variable cv;
   std::map<proto::Address, core::NetworkStatus> status;
   std::vector<std::pair<proto::Address, std::string>> messages_at_controller;  // (from, text)
+  std::vector<core::TraceInfo> queue_full_traces;                           // 9008 at the controller node
+  size_t queue_limit = AsyncController::kDefaultQueueLimit;
   std::vector<proto::Identity> ids = test::reference_identities();
   test::TestController ctl;
   BlockingController blocking{ctl};
@@ -369,6 +371,7 @@ struct Net {
     cfg.planet = planet;
     cfg.allow_loopback = true;
     cfg.controller = c;
+    cfg.controller_queue_limit = queue_limit;
     const proto::Address me = id.address();
     cfg.on_network = [this, me](uint64_t, core::NetworkOp, const core::NetworkInfo& i) {
       std::lock_guard lk(mu);
@@ -377,9 +380,11 @@ struct Net {
     };
     if (c) {
       cfg.on_event = [this](const core::Event& e) {
-        if (e.type != core::EventType::UserMessage) return;
         std::lock_guard lk(mu);
-        messages_at_controller.push_back({e.peer, std::string(e.data.begin(), e.data.end())});
+        if (e.type == core::EventType::UserMessage)
+          messages_at_controller.push_back({e.peer, std::string(e.data.begin(), e.data.end())});
+        if (e.type == core::EventType::Trace && e.trace && e.trace->code == core::trace_code::kControllerQueueFull)
+          queue_full_traces.push_back(*e.trace);
         cv.notify_all();
       };
     }
@@ -512,4 +517,34 @@ TEST(AsyncControllerRuntime, SetControllerNullWhileARequestIsBlocked) {
   EXPECT_TRUE(net.controller->controller_call([&](int64_t now) { ran_at = now; }));
   EXPECT_GT(ran_at, 0);
   net.controller->set_controller(nullptr);
+}
+
+TEST(AsyncControllerRuntime, QueueOverflowIsCountedAndTraced) {
+  Net net;
+  net.queue_limit = 1;
+  net.start(3);
+  net.block_a_request();  // the controller thread holds A's request
+  // B's request waits in the queue (its one place); C's does not fit.
+  ASSERT_TRUE(net.members[1]->join(net.nwid).ok());
+  ASSERT_TRUE(wait_until([&] { return net.controller->controller_stats().queued >= 2; }));
+  ASSERT_TRUE(net.members[2]->join(net.nwid).ok());
+  ASSERT_TRUE(wait_until([&] { return net.controller->controller_stats().overflow >= 1; }));
+  ASSERT_TRUE(net.wait([&] { return !net.queue_full_traces.empty(); })) << "no 9008 trace for the dropped request";
+  {
+    std::lock_guard lk(net.mu);
+    const core::TraceInfo& t = net.queue_full_traces[0];
+    EXPECT_EQ(t.nwid, net.nwid);
+    // C's first request, or a member's retry (every 2 s while it has no config) that came first.
+    EXPECT_TRUE(t.peer == net.members[0]->address() || t.peer == net.members[1]->address() ||
+                t.peer == net.members[2]->address());
+    EXPECT_NE(t.reason.find("request(s) dropped"), std::string::npos) << t.reason;
+  }
+  net.blocking.latch.release();
+  // The dropped member asks again (its request timer) and is answered like the others.
+  // (Nobody is authorized: every answer is ACCESS_DENIED.)
+  ASSERT_TRUE(net.wait([&] {
+    for (auto& m : net.members)
+      if (net.status[m->address()] != core::NetworkStatus::AccessDenied) return false;
+    return true;
+  })) << "not every member got its answer after the queue drained";
 }
