@@ -9,6 +9,8 @@
 // thread-safe: it runs its work on the loop thread and waits for the result (do not call
 // them from inside an event callback — callbacks already run on the loop thread; use the
 // `_on_loop` variants there). Event callbacks run on the loop thread and must not block.
+// A node with a network controller also has a controller thread (async_controller.hpp,
+// NodeConfig::controller_thread): the controller's requests are answered there, not on the loop.
 #pragma once
 
 #include <cstdint>
