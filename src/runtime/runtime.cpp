@@ -235,7 +235,8 @@ struct Runtime::Impl {
     }
     raw->direct = nullptr;
   }
-  // Off the loop: joins what `take` returned (each join waits for the call its worker is in).
+  // Off the loop: joins controller threads taken from `retired` (each waits for the call its
+  // worker is in, then detaches the controller).
   static void join_all(std::vector<std::shared_ptr<AsyncController>>& v) {
     for (auto& a : v) a->join();
     v.clear();
