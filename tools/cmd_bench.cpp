@@ -348,11 +348,12 @@ std::string loadavg() {
 // Root (its planet names it at 127.0.0.1/<port>) and a controller node hosting one private
 // network, on one runtime. Members are configured with member_config().
 struct BenchLab {
+  // The controller outlives its node (destroyed in reverse order: the node handles first).
+  controller::MemoryControllerDb db;
+  controller::EmbeddedController ctl{db};
   runtime::Runtime rt;
   Bytes planet;
   std::shared_ptr<runtime::NodeHandle> root, ctl_node;
-  controller::MemoryControllerDb db;
-  controller::EmbeddedController ctl{db};
   uint64_t nwid = 0;
 
   runtime::NodeConfig config(const proto::Identity& id, uint16_t port) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -26,6 +27,7 @@
 #include "crypto/crypto.hpp"
 #include "proto/dictionary.hpp"
 #include "proto/vl2.hpp"
+#include "runtime/async_controller.hpp"
 #include "runtime/identity_store.hpp"
 #include "runtime/runtime.hpp"
 
@@ -50,7 +52,13 @@ const char* kUsage =
     "notify_to_config_ms. Each backend runs twice: with the indexed queries the config builder\n"
     "uses (requests_per_s) and with every member record copied per request as before\n"
     "(requests_per_s_members_of). --db is repeatable (default: a SQLite file in a temp dir);\n"
-    "a PostgreSQL database should be a scratch one (the bench deletes its network at the end).\n";
+    "a PostgreSQL database should be a scratch one (the bench deletes its network at the end).\n"
+    "Last, the node's side for S seconds (loop_direct, loop_thread): a runtime loop thread\n"
+    "receives the 4 requesters' requests (one outstanding each) and runs the controller itself\n"
+    "(direct) or hands them to the controller thread (runtime/async_controller.hpp); a probe\n"
+    "posts an empty task to the loop every millisecond: loop_wait_ms is how long it waited\n"
+    "(what any datagram arriving then waits), loop_us_per_request the loop's busy time per\n"
+    "answered request.\n";
 
 double round3(double x) { return double(int64_t(x * 1000 + (x < 0 ? -0.5 : 0.5))) / 1000; }
 
@@ -139,6 +147,96 @@ struct Setup {
   proto::Identity ctl;
   std::vector<proto::Identity> requesters;
 };
+
+// ---- the node's side: the loop thread with the controller on it, or on its own thread ----------
+
+// Counts replies as they reach "the node" (the loop); the driver waits on it.
+struct LoopSender : core::ControllerSender {
+  explicit LoopSender(proto::Identity i) : id(std::move(i)) {}
+  const proto::Identity& controller_identity() const override { return id; }
+  void send_config(int64_t, proto::Address, uint64_t, uint64_t, const proto::Dictionary&) override { note(); }
+  void send_error(int64_t, proto::Address, uint64_t, uint64_t, proto::ErrorCode, ByteSpan) override { note(); }
+  void send_revocation(int64_t, proto::Address, const proto::Revocation&) override {}
+  void note() {
+    std::lock_guard lk(mu);
+    ++answers;
+    cv.notify_all();
+  }
+  proto::Identity id;
+  std::mutex mu;
+  std::condition_variable cv;
+  uint64_t answers = 0;
+};
+
+ojson measure_loop(controller::ControllerDb& db, const Setup& s, uint64_t nwid, const Bytes& md, double seconds,
+                   bool on_thread) {
+  controller::ControllerOptions o;
+  o.rate_limit_ms = 0;
+  controller::EmbeddedController ctl(db, o);
+  LoopSender sender(s.ctl);
+  std::atomic<int64_t> busy_ns{0};
+  auto timed = [&busy_ns](auto&& f) {
+    const auto t0 = Clock::now();
+    f();
+    busy_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+  };
+  runtime::Runtime rt;  // its loop thread plays the controller node's (after `timed`: its tasks use it)
+  std::unique_ptr<runtime::AsyncController> actl;
+  core::NetworkController* target = &ctl;
+  if (on_thread) {
+    // As the runtime does for a node: replies posted back to the loop (timed there too).
+    actl = std::make_unique<runtime::AsyncController>(ctl, [&rt, &timed](std::function<bool(int64_t)> fn) {
+      rt.post([&timed, fn = std::move(fn)] { timed([&] { fn(runtime::now_ms()); }); });
+    });
+    target = actl.get();
+  }
+  rt.call([&] { target->attach(&sender); });
+  for (const auto& id : s.requesters) (void)ctl.write_member(wall_ms(), nwid, id.address(), json{{"authorized", true}});
+
+  std::atomic<bool> done{false};
+  std::vector<double> waits;
+  std::thread probe([&] {
+    while (!done) {
+      const auto t0 = Clock::now();
+      rt.call([] {});
+      waits.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  uint64_t pid = 1, rounds = 0;
+  const auto start = Clock::now();
+  double elapsed = 0;
+  busy_ns = 0;
+  while ((elapsed = std::chrono::duration<double>(Clock::now() - start).count()) < seconds) {
+    uint64_t before;
+    {
+      std::lock_guard lk(sender.mu);
+      before = sender.answers;
+    }
+    for (const auto& id : s.requesters) {
+      core::ConfigRequest r;
+      r.nwid = nwid;
+      r.requester = id;
+      r.metadata = md;
+      r.packet_id = pid++;
+      rt.post([&timed, target, r] { timed([&] { target->on_request(wall_ms(), r); }); });
+    }
+    std::unique_lock lk(sender.mu);
+    if (!sender.cv.wait_for(lk, std::chrono::seconds(10), [&] { return sender.answers >= before + s.requesters.size(); }))
+      break;
+    ++rounds;
+  }
+  done = true;
+  probe.join();
+  const uint64_t answered = rounds * s.requesters.size();
+  const double busy_us = double(busy_ns.load()) / 1000;
+  rt.call([&] { target->attach(nullptr); });  // joins the controller thread
+  actl.reset();
+  return ojson{{"requests_per_s", int64_t(double(answered) / elapsed)},
+               {"loop_us_per_request", round3(busy_us / double(std::max<uint64_t>(answered, 1)))},
+               {"loop_wait_ms", stats(waits)},
+               {"probes", waits.size()}};
+}
 
 // One backend: returns its JSON result, or an error string in "error".
 ojson run_backend(const std::string& spec, const Setup& s, size_t members, double seconds, size_t samples) {
@@ -305,6 +403,10 @@ ojson run_backend(const std::string& spec, const Setup& s, size_t members, doubl
       }
     }
   }
+  std::fprintf(stderr, "[%s] the node's loop for %.1f s, controller on the loop, then on its own thread...\n",
+               out["backend"].get<std::string>().c_str(), seconds);
+  out["loop_direct"] = measure_loop(db, s, nwid, md, seconds, false);
+  out["loop_thread"] = measure_loop(db, s, nwid, md, seconds, true);
   (void)db.delete_network(nwid);
   opened->reset();
   if (!tmpdir.empty()) std::filesystem::remove_all(tmpdir);

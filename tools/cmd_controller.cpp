@@ -217,15 +217,15 @@ int cmd_controller(const Args& args) {
     hc.port = http_port;
     hc.auth_token = *token;
     hc.clock = runtime::now_ms;
-    hc.run_on_node = [h](std::function<void(int64_t)> fn) {
-      h->with_node([&fn](core::Node&, int64_t now) { fn(now); });
-    };
+    // Pushes after an API write run on the controller thread (where requests are answered;
+    // runtime/async_controller.hpp) and are sent by the node's loop.
+    hc.run_on_node = [h](std::function<void(int64_t)> fn) { (void)h->controller_call(fn); };
     // A shared Db (PostgreSQL): changes other controller processes make reach this one
     // (NOTIFY) and are pushed at once, like a local API write.
     (*db)->set_change_listener([&ctl, h](const controller::DbChange& c) {
       if (!ctl.apply_external_change(c)) return;  // another controller's network
       controller::EmbeddedController* p = &ctl;
-      h->with_node([p](core::Node&, int64_t now) { p->process_pending(now); });
+      (void)h->controller_post([p](int64_t now) { p->process_pending(now); });
     });
     auto api = controller::HttpApi::start(ctl, **db, hc);
     if (!api) {
@@ -247,9 +247,9 @@ int cmd_controller(const Args& args) {
     while (sigwait(&sigs, &sig) != 0) {
     }
     std::fprintf(stderr, "%s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    (*api)->stop();  // no more API calls (and no more with_node from its threads)
+    (*api)->stop();  // no more API calls (and no more controller_call from its threads)
     (*db)->set_change_listener(nullptr);
-    h->with_node([](core::Node& n, int64_t) { n.set_controller(nullptr); });
+    h->set_controller(nullptr);  // returns once the controller thread is joined
     rt.remove_node(h);
   }
   return rc;

@@ -420,7 +420,7 @@ int lab_main(const Args& args, std::shared_ptr<runtime::PcapngWriter>& pcap) {
       auto r = ctl.write_member(runtime::now_ms(), nwid, h->address(), json{{"authorized", true}});
       if (r.ok()) authorized[h->address()] = true;
     }
-    (*cnode)->with_node([&](core::Node&, int64_t now) { ctl.process_pending(now); });
+    (void)(*cnode)->controller_call([&](int64_t now) { ctl.process_pending(now); });
     bool all = false;
     {
       std::unique_lock lk(st.mu);

@@ -84,7 +84,7 @@ typedef enum zt_event_type {
  * 2000 outgoing frame dropped, 2001 access denied, 2002 incoming frame dropped, 2003 credential
  * rejected, 2006 filter trace) and ztcore's own >= 9000 (9000 joined, 9001 left, 9002 config
  * applied, 9003 config rejected, 9004 network status, 9005 credential accepted, 9006 send
- * failed, 9007 world updated). Frame fields are 0/"" when the trace is not about a frame, IP
+ * failed, 9007 world updated, 9008 controller queue full: a config request dropped). Frame fields are 0/"" when the trace is not about a frame, IP
  * fields when the frame is not IPv4/IPv6. Everything is valid only during the callback. */
 typedef struct zt_trace {
   uint32_t code;
@@ -334,8 +334,8 @@ ZT_API void zt_controller_free(zt_controller* c);
  * set whenever a response was produced (its size including the NUL). On ZT_ERR_TOO_LARGE the
  * request WAS carried out and *http_status is set: do not repeat a write just to get a bigger
  * answer (a repeated POST .../<address>______ creates another network); read it back with GET.
- * The pushes run on the loop thread of the node serving this controller, so from one of that
- * runtime's callbacks this returns ZT_ERR_STATE. A controller serves one node at a time
+ * The pushes are made on the controller thread of the node serving this controller and sent
+ * from its loop thread; from one of that runtime's callbacks this returns ZT_ERR_STATE. A controller serves one node at a time
  * (zt_node_new with a controller already in use: ZT_ERR_STATE). Without a node (never attached,
  * or its node was freed) it still answers; creating a network needs the node's address, so
  * POST /controller/network[/<address>______] is 503 then, while POST /controller/network/<nwid>

@@ -81,7 +81,8 @@ void zt_controller_free(zt_controller* c) {
         h = n->h;
       }
     }
-    if (h) h->with_node([](core::Node& node, int64_t) { node.set_controller(nullptr); });
+    // Returns once the controller is no longer called (its controller thread joined).
+    if (h) h->set_controller(nullptr);
     if (n) unlink_controller(n);
     if (c->db) c->db->set_change_listener(nullptr);  // before the controller it calls goes
     c->ctl.reset();
@@ -109,11 +110,12 @@ zt_result zt_controller_request(zt_controller* c, const char* method, const char
       }
     }
     const auto routed = controller::route_api(*c->ctl, *c->db, runtime::now_ms(), method, path, body ? body : "");
-    // Pushes and revocations before the caller sees the answer, on the node's thread (a
-    // stopped node's with_node does nothing; the controller is then detached anyway).
+    // Pushes and revocations before the caller sees the answer, on the controller's thread
+    // (their sends are then on their way to the node's loop; a stopped node runs nothing, the
+    // controller is then detached anyway).
     if (routed.wrote && h) {
       controller::EmbeddedController* ctl = c->ctl.get();
-      h->with_node([ctl](core::Node&, int64_t now) { ctl->process_pending(now); });
+      (void)h->controller_call([ctl](int64_t now) { ctl->process_pending(now); });
     }
     const std::string text = controller::api_response_text(routed.response);
     *http_status = routed.response.status;

@@ -22,7 +22,7 @@
 //
 // Threading: any thread (the controller's management methods are thread-safe). A successful
 // write queues pushes/revocations; the caller then runs EmbeddedController::process_pending
-// on the node's thread (or leaves it to the controller's timer).
+// on the controller thread (embedded_controller.hpp; or leaves it to the controller's timer).
 #pragma once
 
 #include <cstdint>

@@ -1,19 +1,28 @@
 // EmbeddedController: the network controller of PROTOCOL.md §10, behind the core's
 // NetworkController seam (core/controller.hpp), with its records in a ControllerDb.
 //
-// Request handling (§10.1 steps 1–16) runs synchronously on the node's thread inside
-// on_request(): rate limit, network lookup, identity pinning, authorization, config building
-// (rules, capabilities, tags, routes, static IPs from the pools, DNS), COM/COO/Capability/Tag
-// issuance, member save, reply. Replies and pushes leave through the ControllerSender after
-// the controller's lock is released (so a sender may re-enter the controller). handle() does
-// the I/O-bound steps (rate limit, Db reads, identity pinning, save, reply); the pure steps
-// 7–15 are the config builder's (config_builder.hpp), address assignment is ip_pool.hpp's.
+// Request handling (§10.1 steps 1–16) runs synchronously inside on_request(): rate limit,
+// network lookup, identity pinning, authorization, config building (rules, capabilities,
+// tags, routes, static IPs from the pools, DNS), COM/COO/Capability/Tag issuance, member save,
+// reply. Replies and pushes leave through the ControllerSender after the controller's lock is
+// released (so a sender may re-enter the controller). handle() does the I/O-bound steps (rate
+// limit, Db reads, identity pinning, save, reply); the pure steps 7–15 are the config
+// builder's (config_builder.hpp), address assignment is ip_pool.hpp's.
+//
+// Threads. The core::NetworkController calls (attach, on_request, on_timer, on_remote_trace)
+// arrive on one thread, "the controller thread" below. Hosted by the runtime that is a thread
+// of its own (runtime/async_controller.hpp, NodeConfig::controller_thread): the node's loop
+// only queues the requests (bounded, 1024) and sends the replies, which the sender it gives
+// us marshals back to the loop; so the Db work here (0.3–3 ms a request) never holds up the
+// node's traffic. Called straight by a core::Node (controller_thread off, the simulator,
+// tests), it is the node's own thread. The sender is only used from the controller thread.
 //
 // Management (§10.2) — the *_network / *_member methods — may be called from any thread (the
 // HTTP API's); they validate, merge and store, and queue the follow-up work (§10.1 step 16:
-// config pushes to online members, revocations) that process_pending() performs on the node
-// thread. on_timer() also drains that queue, so pushes happen within a timer tick even if
-// the caller never marshals process_pending() onto the node thread.
+// config pushes to online members, revocations) that process_pending() performs on the
+// controller thread (runtime::NodeHandle::controller_call / controller_post). on_timer() also
+// drains that queue, so pushes happen within a timer tick even if the caller never runs
+// process_pending() there.
 //
 // Time: every entry point takes `now` (ms, the node's clock). Randomness is injectable
 // (network IDs, revocation IDs, IPv6 pool trials).
@@ -66,7 +75,7 @@ class EmbeddedController : public core::NetworkController {
   EmbeddedController(const EmbeddedController&) = delete;
   EmbeddedController& operator=(const EmbeddedController&) = delete;
 
-  // ---- core::NetworkController (node thread) -----------------------------------------------
+  // ---- core::NetworkController (the controller thread) ---------------------------------------
   void attach(core::ControllerSender* sender) override;
   void on_request(int64_t now, const core::ConfigRequest& req) override;
   void on_timer(int64_t now) override;
@@ -99,7 +108,7 @@ class EmbeddedController : public core::NetworkController {
 
   // A change another controller process wrote to a shared Db (ControllerDb change listener,
   // any thread): queues the same follow-up work as a local management write would, for the
-  // networks this controller owns. The caller then runs process_pending() on the node
+  // networks this controller owns. The caller then runs process_pending() on the controller
   // thread (or on_timer() picks it up).
   // Returns true if work was queued (the network is this controller's).
   bool apply_external_change(const DbChange& change);
@@ -107,11 +116,11 @@ class EmbeddedController : public core::NetworkController {
   // Writes the batched last-seen records now (on_timer does it every seen_flush_ms).
   void flush_seen();
 
-  // Node thread: performs the pushes and revocations queued by management writes.
+  // Controller thread: performs the pushes and revocations queued by management writes.
   void process_pending(int64_t now);
   bool has_pending() const;
 
-  // Members whose last accepted request is within the online window (node-thread view).
+  // Members whose last accepted request is within the online window (controller-thread view).
   std::vector<proto::Address> online_members(int64_t now, uint64_t nwid) const;
   // When each member of the network last sent an accepted config request (ms; members not
   // heard from since this controller started, or forgotten, are absent). Not stored.

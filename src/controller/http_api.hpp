@@ -8,7 +8,7 @@
 //
 // Threading: handlers run on the server's threads and call the controller's management
 // methods (thread-safe). After a successful write, `run_on_node` is called with a function
-// to run on the node's thread (it performs the queued pushes/revocations,
+// to run on the controller thread (embedded_controller.hpp; it performs the queued pushes/revocations,
 // EmbeddedController::process_pending); it may run it synchronously or later. Without it,
 // the controller's on_timer() picks the work up.
 #pragma once

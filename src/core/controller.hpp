@@ -4,9 +4,12 @@
 // A node with a controller attached answers NETWORK_CONFIG_REQUEST for networks whose ID
 // starts with its address; without one it answers ERROR(UNSUPPORTED_OPERATION).
 //
-// Threading: every call in both directions happens on the node's thread (the runtime loop).
-// A controller whose own threads (HTTP API) need to push configs must marshal onto the node
-// thread (runtime::NodeHandle::with_node) before calling ControllerSender.
+// Threading: the node calls NetworkController on its thread, and ControllerSender must be
+// called on that thread. A controller whose own threads (HTTP API) need to push configs must
+// marshal onto the node thread before calling ControllerSender. The runtime puts an adapter
+// in between by default (runtime/async_controller.hpp): it queues the node's calls to one
+// controller thread, which calls the real controller, and marshals the sends back to the
+// node's thread; the controller then sees every call on that controller thread.
 #pragma once
 
 #include <cstdint>
@@ -52,7 +55,8 @@ class ControllerSender {
 class NetworkController {
  public:
   virtual ~NetworkController() = default;
-  // Called once when attached to a node (Node::set_controller).
+  // Called when attached to a node (Node::set_controller), and with nullptr when detached
+  // (set_controller(nullptr) or another controller): after that it must not use the sender.
   virtual void attach(ControllerSender* sender) = 0;
   // A config request for a network whose controller address is this node's.
   virtual void on_request(int64_t now, const ConfigRequest& req) = 0;

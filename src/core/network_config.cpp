@@ -171,7 +171,9 @@ void Vl2::apply_config(int64_t now, Network& net, const NetworkConfig& cfg, Byte
 // ---- Controller seam -------------------------------------------------------------------------
 
 void Vl2::set_controller(NetworkController* c) {
+  NetworkController* old = controller_;
   controller_ = c;
+  if (old && old != c) old->attach(nullptr);  // detached: it must not send through us any more
   if (c) c->attach(this);
 }
 

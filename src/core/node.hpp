@@ -130,7 +130,8 @@ class Node {
   Result<std::string> explain_frame(uint64_t nwid, ByteSpan frame, bool inbound, Address peer) const;
   Status multicast_unsubscribe(int64_t now, uint64_t nwid, const proto::MulticastGroup& g);
   // Attaches a network controller (not owned; must outlive the node or be detached with
-  // nullptr). Networks whose ID starts with our address are then served by it.
+  // nullptr). Networks whose ID starts with our address are then served by it. The controller
+  // it replaces gets attach(nullptr).
   void set_controller(NetworkController* c);
 
   Address address() const;

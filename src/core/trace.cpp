@@ -90,6 +90,7 @@ const char* trace_code_name(uint32_t code) {
     case 9005: return "CREDENTIAL_ACCEPTED";
     case 9006: return "SEND_FAILED";
     case 9007: return "WORLD_UPDATED";
+    case 9008: return "CONTROLLER_QUEUE_FULL";
   }
   return "UNKNOWN";
 }

@@ -45,6 +45,7 @@ constexpr uint32_t kNetworkStatus = 9004;              // controller said NOT_FO
 constexpr uint32_t kCredentialAccepted = 9005;         // a revocation was applied
 constexpr uint32_t kSendFailed = 9006;                 // no route, too large, expired in queue
 constexpr uint32_t kWorldUpdated = 9007;
+constexpr uint32_t kControllerQueueFull = 9008;        // runtime: a config request dropped, controller busy
 }  // namespace trace_code
 
 // §15 trace levels (the `tl` config key).

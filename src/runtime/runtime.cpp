@@ -84,6 +84,13 @@ struct NodeHandle::Impl final : core::Host {
   // While send_frame_on_loop runs with a capture: the TRACE texts the core emits (a dropped
   // frame is explained by one), so the capture can say "dropped: <why>" instead of "sent".
   std::string* send_traces = nullptr;
+  // The network controller: on its own thread (`async`) or called on the loop (`direct`).
+  // `async` is replaced on the loop thread and read off it (controller_call) under ctl_mu;
+  // a detached one moves to Runtime::Impl::retired until someone off the loop joins it.
+  mutable std::mutex ctl_mu;
+  std::shared_ptr<AsyncController> async;
+  core::NetworkController* direct = nullptr;  // loop thread only
+  const std::shared_ptr<AsyncController::Counters> ctl_counters = std::make_shared<AsyncController::Counters>();
 
   // The hook for every captured frame (and the one to call for frames dropped elsewhere, e.g.
   // from a structured trace event): a no-op without a capture. See NodeCapture::write_frame.
@@ -191,7 +198,7 @@ struct Runtime::Impl {
   int ep = -1;
   int wake = -1;
   std::thread thread;
-  std::thread::id loop_id;
+  std::atomic<std::thread::id> loop_id{};  // written by the loop thread, read by any (on_loop_thread)
   std::atomic<bool> quit{false};
   std::mutex mu;
   std::deque<std::function<void()>> tasks;
@@ -208,6 +215,32 @@ struct Runtime::Impl {
   };
   std::list<SockRef> refs;
   bool refs_dirty = false;
+  // Controller threads of detached nodes, still to be joined (loop thread only; taken by the
+  // caller of remove_node / ~NodeHandle / ~Runtime / set_controller, which joins them off the loop).
+  std::vector<std::shared_ptr<AsyncController>> retired;
+
+  // Loop thread: attaches `c` to the node, on a controller thread when the config says so.
+  void attach_controller(NodeHandle::Impl* raw, core::NetworkController* c);
+  // Loop thread: detaches the node's controller (the node stops calling it, its posted replies
+  // are dropped); a controller thread goes to `retired`.
+  void release_controller(NodeHandle::Impl* raw) {
+    std::shared_ptr<AsyncController> a;
+    {
+      std::lock_guard lk(raw->ctl_mu);
+      a = std::move(raw->async);
+    }
+    if (a) {
+      a->detach_on_loop();
+      retired.push_back(std::move(a));
+    }
+    raw->direct = nullptr;
+  }
+  // Off the loop: joins controller threads taken from `retired` (each waits for the call its
+  // worker is in, then detaches the controller).
+  static void join_all(std::vector<std::shared_ptr<AsyncController>>& v) {
+    for (auto& a : v) a->join();
+    v.clear();
+  }
 
   void run();
   void run_tasks();
@@ -224,6 +257,7 @@ struct Runtime::Impl {
       ::close(s.fd);
       s.fd = -1;
     }
+    release_controller(raw);  // before the node (the replies' sender) goes
     raw->node.reset();
     raw->capture.reset();  // closes the file unless another node shares it
     std::erase(nodes, raw);
@@ -249,6 +283,48 @@ struct Runtime::Impl {
 };
 
 void NodeHandle::Impl::flush_all() { rt->flush(); }
+
+void Runtime::Impl::attach_controller(NodeHandle::Impl* raw, core::NetworkController* c) {
+  if (!c) return;
+  if (!raw->cfg.controller_thread) {
+    raw->direct = c;
+    raw->node->set_controller(c);
+    return;
+  }
+  AsyncController::Options o;
+  o.queue_limit = raw->cfg.controller_queue_limit;
+  o.counters = raw->ctl_counters;
+  // Called inside on_request, i.e. by this node on the loop thread: `raw` is alive.
+  o.on_overflow = [raw](uint64_t nwid, proto::Address who, uint64_t dropped) {
+    core::TraceInfo t;
+    t.code = core::trace_code::kControllerQueueFull;
+    t.nwid = nwid;
+    t.peer = who;
+    t.reason = "controller queue full: " + std::to_string(dropped) + " request(s) dropped";
+    core::Event e;
+    e.type = core::EventType::Trace;
+    e.text = t.reason + " (last from " + proto::address_to_string(who) + ")";
+    e.peer = who;
+    e.trace = &t;
+    raw->event(e);
+  };
+  // Replies: run on the loop later; `fn` says whether it reached the node (then `raw` is alive:
+  // the node's sender is cleared, on this thread, before the node goes).
+  Runtime::Impl* rt = this;
+  auto post = [rt, raw](std::function<bool(int64_t)> fn) {
+    rt->post([rt, raw, fn = std::move(fn)] {
+      const int64_t now = now_ms();
+      if (fn(now)) raw->deadline = std::min(raw->deadline, now);  // let the loop re-evaluate timers
+      rt->flush();
+    });
+  };
+  auto a = std::make_shared<AsyncController>(*c, std::move(post), std::move(o));
+  {
+    std::lock_guard lk(raw->ctl_mu);
+    raw->async = a;
+  }
+  raw->node->set_controller(a.get());  // attach: starts its thread
+}
 
 void NodeHandle::Impl::enqueue(size_t si, const InetAddress& to, const sockaddr_storage& ss, socklen_t sl,
                                ByteSpan data) {
@@ -406,9 +482,13 @@ Runtime::Runtime() : impl_(std::make_unique<Impl>()) {
 }
 
 Runtime::~Runtime() {
-  call([this] {
+  std::vector<std::shared_ptr<AsyncController>> retired;
+  call([&] {
     while (!impl_->nodes.empty()) impl_->detach(impl_->nodes.back());
+    retired.swap(impl_->retired);
   });
+  // Controller threads post their replies to the loop: joined while it still runs.
+  Impl::join_all(retired);
   impl_->quit = true;
   impl_->post([] {});
   impl_->thread.join();
@@ -416,7 +496,7 @@ Runtime::~Runtime() {
   ::close(impl_->wake);
 }
 
-bool Runtime::on_loop_thread() const { return std::this_thread::get_id() == impl_->loop_id; }
+bool Runtime::on_loop_thread() const { return std::this_thread::get_id() == impl_->loop_id.load(); }
 
 void Runtime::post(std::function<void()> fn) { impl_->post(std::move(fn)); }
 
@@ -550,7 +630,7 @@ Result<std::shared_ptr<NodeHandle>> Runtime::add_node(NodeConfig cfg) {
       return;
     }
     raw->node = std::move(node.value());
-    if (raw->cfg.controller) raw->node->set_controller(raw->cfg.controller);
+    impl_->attach_controller(raw, raw->cfg.controller);
     for (uint64_t nwid : raw->cfg.join) (void)raw->node->join(now, nwid);
     raw->deadline = now;
     raw->flush_all();
@@ -576,7 +656,12 @@ Result<std::shared_ptr<NodeHandle>> Runtime::add_node(NodeConfig cfg) {
 void Runtime::remove_node(const std::shared_ptr<NodeHandle>& n) {
   if (!n) return;
   NodeHandle::Impl* raw = n->impl_.get();
-  call([&] { impl_->detach(raw); });
+  std::vector<std::shared_ptr<AsyncController>> retired;
+  call([&] {
+    impl_->detach(raw);
+    retired.swap(impl_->retired);
+  });
+  Impl::join_all(retired);  // its controller is no longer called once this returns
 }
 
 // ---- NodeHandle -----------------------------------------------------------------------------
@@ -586,7 +671,12 @@ NodeHandle::NodeHandle(std::unique_ptr<Impl> impl, Runtime& rt) : impl_(std::mov
 NodeHandle::~NodeHandle() {
   if (impl_ && !impl_->stopped) {
     NodeHandle::Impl* raw = impl_.get();
-    rt_.call([&] { rt_.impl_->detach(raw); });
+    std::vector<std::shared_ptr<AsyncController>> retired;
+    rt_.call([&] {
+      rt_.impl_->detach(raw);
+      retired.swap(rt_.impl_->retired);
+    });
+    Runtime::Impl::join_all(retired);
   }
 }
 
@@ -604,6 +694,46 @@ void NodeHandle::with_node(const std::function<void(core::Node&, int64_t)>& fn) 
 }
 
 core::Node& NodeHandle::node_on_loop() { return *impl_->node; }
+
+void NodeHandle::set_controller(core::NetworkController* c) {
+  std::vector<std::shared_ptr<AsyncController>> retired;
+  rt_.call([&] {
+    if (impl_->stopped || !impl_->node) return;
+    rt_.impl_->release_controller(impl_.get());
+    impl_->node->set_controller(nullptr);  // a controller without a thread gets attach(nullptr)
+    rt_.impl_->attach_controller(impl_.get(), c);
+    retired.swap(rt_.impl_->retired);
+  });
+  Runtime::Impl::join_all(retired);
+}
+
+bool NodeHandle::controller_call(const std::function<void(int64_t now)>& fn) {
+  std::shared_ptr<AsyncController> a;
+  {
+    std::lock_guard lk(impl_->ctl_mu);
+    a = impl_->async;
+  }
+  if (a) return a->call(fn);
+  bool ran = false;
+  with_node([&](core::Node&, int64_t now) {
+    if (!impl_->direct) return;
+    fn(now);
+    ran = true;
+  });
+  return ran;
+}
+
+bool NodeHandle::controller_post(std::function<void(int64_t now)> fn) {
+  std::shared_ptr<AsyncController> a;
+  {
+    std::lock_guard lk(impl_->ctl_mu);
+    a = impl_->async;
+  }
+  if (a) return a->post(std::move(fn));
+  return controller_call(fn);  // on the loop: waits (a posted task could outlive the node)
+}
+
+AsyncController::Stats NodeHandle::controller_stats() const { return AsyncController::snapshot(*impl_->ctl_counters); }
 
 core::NodeStatus NodeHandle::status() {
   core::NodeStatus s;

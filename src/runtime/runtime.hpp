@@ -9,6 +9,8 @@
 // thread-safe: it runs its work on the loop thread and waits for the result (do not call
 // them from inside an event callback — callbacks already run on the loop thread; use the
 // `_on_loop` variants there). Event callbacks run on the loop thread and must not block.
+// A node with a network controller also has a controller thread (async_controller.hpp,
+// NodeConfig::controller_thread): the controller's requests are answered there, not on the loop.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +22,7 @@
 
 #include "base/result.hpp"
 #include "core/node.hpp"
+#include "runtime/async_controller.hpp"
 #include "runtime/state.hpp"
 
 namespace zt::runtime {
@@ -54,8 +57,18 @@ struct NodeConfig {
   std::function<void(uint64_t nwid, core::NetworkOp op, const core::NetworkInfo& info)> on_network;
   // Networks to join at start.
   std::vector<uint64_t> join;
-  // A network controller to attach (not owned; must outlive the node).
+  // A network controller to attach (not owned; must outlive the node: removing the node,
+  // freeing the runtime or NodeHandle::set_controller return only once it is no longer called).
   core::NetworkController* controller = nullptr;
+  // Run the controller on its own thread (runtime/async_controller.hpp), so that its database
+  // work never holds up the loop: requests are queued (at most controller_queue_limit waiting;
+  // beyond that dropped, counted and reported as a 9008 CONTROLLER_QUEUE_FULL trace) and
+  // answered from that thread; the replies are sent on the loop thread. Every
+  // NetworkController call then happens on the controller thread, and work for it (e.g. the
+  // embedded controller's process_pending) goes through NodeHandle::controller_call.
+  // false: the controller runs on the loop thread itself, blocking the node while it works.
+  bool controller_thread = true;
+  size_t controller_queue_limit = AsyncController::kDefaultQueueLimit;
   // Wire tap: every UDP datagram this node receives (before the core sees it) or sends
   // (after the kernel accepted it; datagrams dropped by a full socket buffer are not
   // reported). Loop thread; `data` valid only during the call; `now` on the runtime clock.
@@ -110,6 +123,22 @@ class NodeHandle {
   Result<std::string> explain_frame(uint64_t nwid, ByteSpan frame, bool inbound, proto::Address peer);
   // Runs fn(node, now) on the loop thread and waits.
   void with_node(const std::function<void(core::Node&, int64_t)>& fn);
+
+  // ---- the node's network controller (NodeConfig::controller) ----
+  // Replaces it (nullptr: none; NodeConfig::controller_thread applies to the new one). Returns
+  // once the old one is no longer called, its controller thread joined (after the call it is
+  // in, if any), so the caller may free it. Not from the loop or the controller thread.
+  void set_controller(core::NetworkController* c);
+  // Runs fn(now) where the controller runs — its controller thread, after the requests queued
+  // there (else the loop thread) — and waits. False if it did not run (no controller, node
+  // stopped or controller detached meanwhile). From the loop thread it blocks the loop.
+  bool controller_call(const std::function<void(int64_t now)>& fn);
+  // The same without waiting (false if not queued); without a controller thread it runs on
+  // the loop thread and waits.
+  bool controller_post(std::function<void(int64_t now)> fn);
+  // The controller thread's counters (queue overflow, replies dropped after a detach...),
+  // summed over the node's life. Any thread.
+  AsyncController::Stats controller_stats() const;
   // Loop-thread only: direct access (e.g. from an event callback).
   core::Node& node_on_loop();
 

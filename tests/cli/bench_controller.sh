@@ -27,6 +27,11 @@ for x in r:
     assert x["requests_per_s"] > x["requests_per_s_members_of"], x
     c = x["change_to_config_ms"]
     assert x["change_samples"] == 5 and 0 <= c["median"] <= c["max"], x
+for x in r:
+    for k in ("loop_direct", "loop_thread"):
+        l = x[k]
+        assert l["requests_per_s"] > 0 and l["probes"] > 0 and l["loop_us_per_request"] > 0, (k, x)
+        assert 0 <= l["loop_wait_ms"]["median"] <= l["loop_wait_ms"]["max"], (k, x)
 n = r[1]["notify_to_config_ms"]
 assert r[1]["notify_samples"] == 5 and 0 <= n["median"] <= n["max"], r[1]
 PYEOF

@@ -127,7 +127,8 @@ TEST(Vl2Udp, JoinAuthorizeBroadcastUnicastAndRevoke) {
                             as_bytes("early")).ok());
 
   // Authorize everyone and push the config.
-  w.controller->with_node([&](core::Node&, int64_t now) {
+  // On the controller's thread, where the runtime calls the test controller.
+  w.controller->controller_call([&](int64_t now) {
     for (auto& m : w.members) {
       w.ctl.authorized.insert(m->address());
       w.ctl.push(now, m->address());
@@ -170,7 +171,7 @@ TEST(Vl2Udp, JoinAuthorizeBroadcastUnicastAndRevoke) {
 
   // Deauthorize C: its COM is revoked at the members, and the others still talk. (That C's
   // frames then reach nobody is checked in virtual time: sim_silence_test.cpp.)
-  w.controller->with_node([&](core::Node&, int64_t now) { w.ctl.revoke(now, C->address()); });
+  w.controller->controller_call([&](int64_t now) { w.ctl.revoke(now, C->address()); });
   const std::string revoked = "revocation for " + proto::address_to_string(C->address());
   ASSERT_TRUE(w.wait([&] {
     return std::count_if(w.traces.begin(), w.traces.end(),
@@ -187,7 +188,7 @@ TEST(Vl2Udp, NotJoinedAndTooLargeAreErrors) {
   EXPECT_FALSE(A->send_frame(w.nwid, proto::Mac(1), proto::Mac(2), 0x800, 0, as_bytes("x")).ok());
   EXPECT_FALSE(A->leave(w.nwid).ok());
   ASSERT_TRUE(A->join(w.nwid).ok());
-  w.controller->with_node([&](core::Node&, int64_t now) { w.ctl.authorized.insert(A->address()); w.ctl.push(now, A->address()); });
+  w.controller->controller_call([&](int64_t now) { w.ctl.authorized.insert(A->address()); w.ctl.push(now, A->address()); });
   ASSERT_TRUE(w.wait([&] { return w.status[A->address()] == core::NetworkStatus::Ok; }));
   Bytes big(3000, 0x55);
   EXPECT_FALSE(A->send_frame(w.nwid, proto::Mac::from_address(A->address(), w.nwid), proto::Mac::broadcast(), 0x800, 0, big).ok());
