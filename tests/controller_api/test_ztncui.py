@@ -170,8 +170,12 @@ def test_status_and_peers(ctl):
     peers = ctl.ok("GET", "/peer")
     assert isinstance(peers, list)
     if ctl.root_address:  # the root of our planet, once the controller has reached it
+        # The root is a peer as soon as the planet is read; its path once HELLO was answered.
+        def root_with_path(peers):
+            return [p for p in peers if p["address"] == ctl.root_address and
+                    any(x["address"].startswith("127.0.0.1/") for x in p["paths"])]
         deadline = time.time() + 15
-        while ctl.root_address not in [p["address"] for p in peers] and time.time() < deadline:
+        while not root_with_path(peers) and time.time() < deadline:
             time.sleep(0.2)
             peers = ctl.ok("GET", "/peer")
         root = [p for p in peers if p["address"] == ctl.root_address]
