@@ -108,18 +108,23 @@ bool NodeStack::closed() const {
 }
 
 void NodeStack::close() {
-  std::lock_guard lk(mu_);
-  if (closed_) return;
-  closed_ = true;
+  std::vector<std::pair<Socket*, std::weak_ptr<Socket>>> sockets;
   {
+    std::lock_guard lk(mu_);
+    if (closed_) return;
+    closed_ = true;
     std::lock_guard ol(outbox_->mu);
     outbox_->rt = nullptr;
     outbox_->q.clear();
+    sockets.swap(sockets_);
   }
-  // Sockets first (their pcbs are bound to these netifs), then the netifs. Socket::close
-  // takes mu_ only before its own lock, so holding mu_ here keeps each Socket alive.
-  for (Socket* s : sockets_) s->close_from_stack();
-  sockets_.clear();
+  // Sockets first (their pcbs are bound to these netifs), then the netifs. Not under mu_: a
+  // socket call holds its own lock while it asks pick_netif (mu_), and a blocked connect holds
+  // it until the loop — which takes mu_ to deliver input — has answered. A socket destroyed
+  // meanwhile closes itself (its weak pointer no longer locks).
+  for (auto& [raw, weak] : sockets)
+    if (auto s = weak.lock()) s->close_from_stack();
+  std::lock_guard lk(mu_);
   for (auto& f : inbox_) f.lw = nullptr;  // freed, not delivered
   deliver_input(inbox_);
   inbox_.clear();
@@ -298,7 +303,7 @@ uint8_t NodeStack::pick_netif(int family, const std::optional<proto::InetAddress
 
 void NodeStack::forget_socket(Socket* s) {
   std::lock_guard lk(mu_);
-  std::erase(sockets_, s);
+  std::erase_if(sockets_, [s](const auto& e) { return e.first == s; });
 }
 
 }  // namespace zt::stack

@@ -85,14 +85,16 @@ sockaddr_storage to_sa(const proto::InetAddress& ip, uint16_t port, socklen_t* l
 
 int last_errno() { return t_errno; }
 
-bool NodeStack::adopt(Socket* s) {
-  std::lock_guard lk(mu_);
-  if (closed_) {
-    s->close_from_stack();
-    return false;
+bool NodeStack::adopt(const std::shared_ptr<Socket>& s) {
+  {
+    std::lock_guard lk(mu_);
+    if (!closed_) {
+      sockets_.emplace_back(s.get(), s);
+      return true;
+    }
   }
-  sockets_.push_back(s);
-  return true;
+  s->close_from_stack();  // not under mu_ (lock order: a socket's lock before mu_)
+  return false;
 }
 
 Result<std::shared_ptr<Socket>> NodeStack::socket(int family, int type) {
@@ -106,7 +108,7 @@ Result<std::shared_ptr<Socket>> NodeStack::socket(int family, int type) {
   if (fd < 0) return errno_error("socket", errno);
   auto s = std::make_shared<Socket>(shared_from_this(), fd, family, type);
   if (s->event_fd() < 0) return errno_error("eventfd", errno);
-  if (!adopt(s.get())) return errno_error("socket", EBADF);
+  if (!adopt(s)) return errno_error("socket", EBADF);
   return s;
 }
 
@@ -279,7 +281,7 @@ Result<std::shared_ptr<Socket>> Socket::accept(proto::InetAddress* peer) {
   auto s = std::make_shared<Socket>(st, nfd, family_, type_);
   s->netif_ = netif_;
   signal_fd(s->efd_, s->raised_);  // data may have arrived before the eventfd was registered
-  if (!st->adopt(s.get())) return errno_error("accept", EBADF);
+  if (!st->adopt(s)) return errno_error("accept", EBADF);
   return s;
 }
 

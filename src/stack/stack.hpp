@@ -106,7 +106,7 @@ class NodeStack : public std::enable_shared_from_this<NodeStack> {
                      const std::optional<proto::InetAddress>& remote) const;
   void forget_socket(Socket* s);
   // Registers a new socket; false (and closes it) if the stack is closed.
-  bool adopt(Socket* s);
+  bool adopt(const std::shared_ptr<Socket>& s);
   // Loop thread: a frame from the node; returns true if the stack consumed it.
   bool input(uint64_t nwid, proto::Mac src, proto::Mac dst, uint16_t ethertype, uint16_t vlan, ByteSpan data);
   // Loop thread: the network's config changed.
@@ -128,7 +128,9 @@ class NodeStack : public std::enable_shared_from_this<NodeStack> {
   std::weak_ptr<runtime::NodeHandle> node_;
   std::shared_ptr<Outbox> outbox_;
   std::vector<std::unique_ptr<NetState>> nets_;
-  std::vector<Socket*> sockets_;
+  // Open sockets, weakly: close() closes the ones still alive without holding mu_ (lock order:
+  // a Socket's lock is taken before mu_, e.g. bind → pick_netif, never after it).
+  std::vector<std::pair<Socket*, std::weak_ptr<Socket>>> sockets_;
   StackCounters counters_;
 };
 
