@@ -123,6 +123,7 @@ let
 
 {.push importc, cdecl, header: ztHeader.}
 proc zt_version(): cstring
+proc zt_trace_code_name(code: uint32): cstring
 proc zt_last_error(): cstring
 proc zt_runtime_new(rt: ptr ptr RuntimeC): ZtResultC
 proc zt_runtime_free(rt: ptr RuntimeC)
@@ -528,24 +529,7 @@ proc sendFrame*(n: Node, nwid: NetworkId, dst: Mac, ethertype: uint16, data: str
 proc traceName*(e: Event): string =
   ## The trace code's name ("NETWORK_FILTER_TRACE"...), "" without a trace, "UNKNOWN" for another code.
   if not e.hasTrace: return ""
-  case e.code
-  of 1004: "PACKET_MAC_FAILURE"
-  of 1005: "PACKET_INVALID"
-  of 2000: "OUTGOING_NETWORK_FRAME_DROPPED"
-  of 2001: "INCOMING_NETWORK_ACCESS_DENIED"
-  of 2002: "INCOMING_NETWORK_FRAME_DROPPED"
-  of 2003: "CREDENTIAL_REJECTED"
-  of 2005: "NETWORK_CONFIG_REQUEST_SENT"
-  of 2006: "NETWORK_FILTER_TRACE"
-  of 9000: "NETWORK_JOINED"
-  of 9001: "NETWORK_LEFT"
-  of 9002: "NETWORK_CONFIG_APPLIED"
-  of 9003: "NETWORK_CONFIG_REJECTED"
-  of 9004: "NETWORK_STATUS"
-  of 9005: "CREDENTIAL_ACCEPTED"
-  of 9006: "SEND_FAILED"
-  of 9007: "WORLD_UPDATED"
-  else: "UNKNOWN"
+  $zt_trace_code_name(uint32(e.code))
 
 proc pcapStart*(n: Node, path: string) =
   ## Captures what the node sees into a pcapng file (created or truncated) until `pcapStop` or

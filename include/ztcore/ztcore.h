@@ -42,7 +42,7 @@ extern "C" {
 
 /* ABI 1.1 appended networks, frames, wire tap, controller, worlds; 1.2 the IP stack and sockets;
  * 1.3 packet capture (zt_node_pcap_start/stop), rules explain (zt_node_explain) and structured
- * traces (zt_trace, zt_event.trace) */
+ * traces (zt_trace, zt_event.trace); 1.4 zt_trace_code_name */
 #define ZTCORE_ABI_VERSION 1
 
 typedef enum zt_result {
@@ -110,6 +110,10 @@ typedef struct zt_trace {
   const uint8_t* frame;   /* the first <= 256 bytes of the Ethernet payload */
   size_t frame_captured;  /* bytes at `frame` */
 } zt_trace;
+
+/* The name of a trace code ("NETWORK_FILTER_TRACE" for 2006...), "UNKNOWN" for a code this
+ * library does not know. A static string; every binding asks here instead of keeping a table. */
+ZT_API const char* zt_trace_code_name(uint32_t code);
 
 typedef struct zt_event {
   int type;            /* zt_event_type */

@@ -261,28 +261,8 @@ struct Trace {
     if (t.rule >= 0) rule = t.rule;
     if (t.has_capability) capability = t.capability;
   }
-  // The code's name ("NETWORK_FILTER_TRACE"...), "UNKNOWN" for a code this header does not know.
-  std::string_view name() const {
-    switch (code) {
-      case 1004: return "PACKET_MAC_FAILURE";
-      case 1005: return "PACKET_INVALID";
-      case 2000: return "OUTGOING_NETWORK_FRAME_DROPPED";
-      case 2001: return "INCOMING_NETWORK_ACCESS_DENIED";
-      case 2002: return "INCOMING_NETWORK_FRAME_DROPPED";
-      case 2003: return "CREDENTIAL_REJECTED";
-      case 2005: return "NETWORK_CONFIG_REQUEST_SENT";
-      case 2006: return "NETWORK_FILTER_TRACE";
-      case 9000: return "NETWORK_JOINED";
-      case 9001: return "NETWORK_LEFT";
-      case 9002: return "NETWORK_CONFIG_APPLIED";
-      case 9003: return "NETWORK_CONFIG_REJECTED";
-      case 9004: return "NETWORK_STATUS";
-      case 9005: return "CREDENTIAL_ACCEPTED";
-      case 9006: return "SEND_FAILED";
-      case 9007: return "WORLD_UPDATED";
-      default: return "UNKNOWN";
-    }
-  }
+  // The code's name ("NETWORK_FILTER_TRACE"...), "UNKNOWN" for a code the library does not know.
+  std::string_view name() const { return zt_trace_code_name(code); }
 
  private:
   static std::string_view view(const char* s, size_t cap) {

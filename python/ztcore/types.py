@@ -11,6 +11,8 @@ import time as _time
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
+from ._ffi import ffi, lib
+
 IdLike = Union[int, str]
 
 _HEX = re.compile(r"^(?:0x)?([0-9a-fA-F]+)$")
@@ -190,13 +192,6 @@ class UserMessage:
         return "<UserMessage from %s type 0x%x %s>" % (self.source, self.type, _text(self.data))
 
 
-TRACE_CODES = {1004: "PACKET_MAC_FAILURE", 1005: "PACKET_INVALID", 2000: "OUTGOING_NETWORK_FRAME_DROPPED",
-               2001: "INCOMING_NETWORK_ACCESS_DENIED", 2002: "INCOMING_NETWORK_FRAME_DROPPED",
-               2003: "CREDENTIAL_REJECTED", 2005: "NETWORK_CONFIG_REQUEST_SENT", 2006: "NETWORK_FILTER_TRACE",
-               9000: "NETWORK_JOINED", 9001: "NETWORK_LEFT", 9002: "NETWORK_CONFIG_APPLIED",
-               9003: "NETWORK_CONFIG_REJECTED", 9004: "NETWORK_STATUS", 9005: "CREDENTIAL_ACCEPTED",
-               9006: "SEND_FAILED", 9007: "WORLD_UPDATED",
-               9008: "CONTROLLER_QUEUE_FULL"}
 
 
 @dataclass(frozen=True)
@@ -235,7 +230,7 @@ class TraceEvent:
 
     @property
     def name(self) -> str:
-        return TRACE_CODES.get(self.code, "UNKNOWN")
+        return ffi.string(lib.zt_trace_code_name(self.code)).decode()  # the library's one table
 
     def __repr__(self) -> str:
         return "<Trace %s%s>" % (self.text, " (peer %s)" % self.peer if self.peer else "")

@@ -12,6 +12,7 @@
 #include "crypto/crypto.hpp"
 #include "proto/identity.hpp"
 #include "base/version.hpp"
+#include "core/trace.hpp"
 #include "runtime/identity_store.hpp"
 
 using namespace zt;
@@ -59,6 +60,8 @@ zt_result from_status(const Status& st, zt_result other) {
 extern "C" {
 
 const char* zt_version(void) { return kZtcoreVersion; }
+
+const char* zt_trace_code_name(uint32_t code) { return zt::core::trace_code_name(code); }
 const char* zt_last_error(void) { return g_last_error.c_str(); }
 
 zt_result zt_runtime_new(zt_runtime** out) {

@@ -604,6 +604,18 @@ void call_back_in(zt_node* node, void*, const zt_event* e) {
 
 }  // namespace
 
+// ABI 1.4: every binding names trace codes through the library's one table (PROTOCOL.md §15
+// names for the reference's codes, ztcore's own from 9000).
+TEST(CApi, TraceCodeNames) {
+  EXPECT_STREQ(zt_trace_code_name(2006), "NETWORK_FILTER_TRACE");
+  EXPECT_STREQ(zt_trace_code_name(2000), "OUTGOING_NETWORK_FRAME_DROPPED");
+  EXPECT_STREQ(zt_trace_code_name(1004), "PACKET_MAC_FAILURE");
+  EXPECT_STREQ(zt_trace_code_name(9000), "NETWORK_JOINED");
+  EXPECT_STREQ(zt_trace_code_name(9008), "CONTROLLER_QUEUE_FULL");
+  EXPECT_STREQ(zt_trace_code_name(2004), "UNKNOWN");
+  EXPECT_STREQ(zt_trace_code_name(0xFFFFFFFFu), "UNKNOWN");
+}
+
 // The error contract of the ABI 1.1 node functions, on a node without planet or network.
 TEST(CApi, NodeFunctionsRejectBadInput) {
   zt_runtime* rt = nullptr;
