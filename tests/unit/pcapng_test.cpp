@@ -21,10 +21,20 @@ using runtime::PcapngWriter;
 
 namespace {
 
+// One directory per test process, removed when the process ends (it used to stay behind).
+struct TempDir {
+  std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("ztcore_pcapng_" + std::to_string(::getpid()));
+  TempDir() { std::filesystem::create_directories(path); }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
 std::string temp_path(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("ztcore_pcapng_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
+  static const TempDir dir;
+  return (dir.path / name).string();
 }
 
 uint16_t le16(const uint8_t* p) {
